@@ -1,0 +1,310 @@
+"""Create, Update and Delete of a Custom::MeshedCrystal (DESIGN §5).
+
+The flow of every write request: parse and validate the properties (pure), read what exists
+(mesh, Cloud Map, base task definition, node, service), decide (pure), and only then write.
+A request that fails after its first write undoes what it created itself, so a failed Create
+leaves nothing behind and a failed Update leaves the stack's resources as the rollback expects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ecs_model, mesh_spec, taskdef
+from .adapters.appmesh import AppMesh
+from .adapters.cloudformation import CloudFormation
+from .adapters.cloudmap import CloudMap
+from .adapters.ecs import Ecs
+from .errors import OwnershipError
+from .identity import (
+    PREFIX,
+    Owner,
+    PhysicalId,
+    Revision,
+    holder,
+    parse_revisions,
+    revision_tags,
+)
+from .properties import Properties, parse_properties
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
+# The current revision and the one it replaced stay ACTIVE (rollbacks); older ones go.
+ACTIVE_REVISIONS = 2
+
+
+@dataclass(frozen=True)
+class Request:
+    """The parts of a CloudFormation event the actions use."""
+
+    stack_id: str
+    logical_id: str
+    request_id: str
+    properties: Any
+    physical_id: str | None = None
+    partition: str = "aws"
+    region: str = "us-east-1"
+    account: str = "123456789012"
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(self.stack_id, self.logical_id)
+
+    def fallback_id(self) -> str:
+        """The id of a Create that failed before it could name its resources.
+
+        Shaped like crhelper's ids and deterministic, so a redelivered Create answers with the
+        same one; a Delete recognises it as not naming anything and succeeds with no AWS call.
+        """
+        stack_name = self.stack_id.split("/")[1] if "/" in self.stack_id else "stack"
+        return f"{stack_name}_{self.logical_id}_{self.request_id.replace('-', '')[:8].upper()}"
+
+
+@dataclass(frozen=True)
+class Result:
+    physical_id: str
+    data: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a Create or Update will make, decided before the first write."""
+
+    id: PhysicalId
+    mesh_arn: str
+    node_arn: str
+    service_arn: str
+    node_spec: dict[str, Any]
+    service_spec: dict[str, Any]
+    task_definition: dict[str, Any]
+    digest: str
+    envoy_image: str
+    user_tags: dict[str, str]
+
+
+@dataclass
+class _Undo:
+    """Compensations for what this invocation created, run newest first if it fails."""
+
+    steps: list[tuple[str, Callable[[], object]]] = field(default_factory=list)
+
+    def add(self, what: str, step: Callable[[], object]) -> None:
+        self.steps.append((what, step))
+
+    def run(self) -> None:
+        for what, step in reversed(self.steps):
+            try:
+                step()
+            except Exception:
+                # The Reason reports the original failure; a leftover is logged for operators.
+                logger.exception("could not undo", extra={"undo": what})
+
+
+def _quiet(physical_id: str) -> None:
+    """Default for ``announce``: nobody needs to know the id before the result."""
+
+
+class Provider:
+    """The actions layer. AWS adapters are injected (tests) or built lazily (Lambda)."""
+
+    def __init__(self, *, appmesh: AppMesh | None = None, ecs: Ecs | None = None,
+                 cloudmap: CloudMap | None = None, cloudformation: CloudFormation | None = None,
+                 envoy_image: str = DEFAULT_ENVOY_IMAGE) -> None:
+        self.appmesh = appmesh or AppMesh()
+        self.ecs = ecs or Ecs()
+        self.cloudmap = cloudmap or CloudMap()
+        self.cloudformation = cloudformation or CloudFormation()
+        self.envoy_image = envoy_image
+
+    # -- Create / Update ---------------------------------------------------------------------
+
+    def create(self, request: Request, announce: Callable[[str], None] = _quiet) -> Result:
+        plan = self._plan(request, parse_properties(request.properties))
+        announce(str(plan.id))
+        return self._ensure(request, plan)
+
+    def update(self, request: Request, announce: Callable[[str], None] = _quiet) -> Result:
+        """In place when the id stays the same; otherwise a replacement under a new id.
+
+        A replacement never removes the old id's resources: CloudFormation sends a Delete for
+        the old id once the stack update succeeded (or for the new id if it failed).
+        """
+        return self.create(request, announce)
+
+    def _plan(self, request: Request, props: Properties) -> Plan:
+        mesh = self.appmesh.describe_mesh(props.mesh_name, props.mesh_owner)
+        mesh_arn = str(mesh["metadata"]["arn"])
+        mesh_owner = str(mesh["metadata"].get("meshOwner") or mesh_arn.split(":")[4])
+        if props.cloud_map_service_id is not None:
+            namespace, service = self.cloudmap.names_by_id(props.cloud_map_service_id)
+        else:
+            assert props.cloud_map_namespace_name and props.cloud_map_service_name
+            namespace, service = props.cloud_map_namespace_name, props.cloud_map_service_name
+            self.cloudmap.check_names(namespace, service)
+        inline = not isinstance(props.task_definition, str)
+        if isinstance(props.task_definition, str):
+            described, base_tags = self.ecs.describe(props.task_definition)
+            base = ecs_model.register_request_from_described(described, base_tags)
+        else:
+            base = dict(props.task_definition)
+        node_name = props.virtual_node_name or service
+        service_name = props.virtual_service_name or f"{service}.{namespace}"
+        base_family = str(base.get("family") or f"{node_name}-mesh")
+        family = taskdef.proxied_family(props, base_family, inline)
+        node_arn = f"{mesh_arn}/virtualNode/{node_name}"
+        user_tags = dict(props.tags)
+        ecs_tags = {t["key"]: t["value"] for t in base.get("tags") or []}
+        ecs_tags.update(user_tags)
+        ecs_tags.update(request.owner.tags())
+        envoy_image = props.envoy.image or self.envoy_image
+        task_definition = taskdef.derive(
+            base, props, family=family, node_arn=node_arn, region=mesh_arn.split(":")[3],
+            default_image=self.envoy_image,
+            tags=[{"key": k, "value": v} for k, v in ecs_tags.items()])
+        return Plan(
+            id=PhysicalId(mesh_owner, props.mesh_name, node_name, service_name),
+            mesh_arn=mesh_arn,
+            node_arn=node_arn,
+            service_arn=f"{mesh_arn}/virtualService/{service_name}",
+            node_spec=mesh_spec.node_spec(props, ports=taskdef.listener_ports(base, props),
+                                          namespace_name=namespace, service_name=service),
+            service_spec=mesh_spec.service_spec(node_name),
+            task_definition=task_definition,
+            digest=ecs_model.digest(task_definition),
+            envoy_image=envoy_image,
+            user_tags=user_tags,
+        )
+
+    def _ensure(self, request: Request, plan: Plan) -> Result:
+        pid, owner = plan.id, request.owner
+        mesh, mesh_owner = pid.mesh_name, pid.mesh_owner
+        node = self.appmesh.describe_node(mesh, mesh_owner, pid.node_name)
+        node_tags = self._owned_tags(node, owner, f"virtual node {pid.node_name}", mesh)
+        service = self.appmesh.describe_service(mesh, mesh_owner, pid.service_name)
+        service_tags = self._owned_tags(service, owner, f"virtual service {pid.service_name}",
+                                        mesh)
+        undo = _Undo()
+        try:
+            revision, revisions = self._revision(request, plan, node_tags, undo)
+            tags = {**plan.user_tags, **owner.tags(), **revision_tags(revisions)}
+            if node is None:
+                self.appmesh.create_node(mesh, mesh_owner, pid.node_name, plan.node_spec, tags)
+                undo.add("delete node", lambda: self.appmesh.delete_node(
+                    mesh, mesh_owner, pid.node_name))
+            else:
+                if mesh_spec.pruned(node.get("spec")) != mesh_spec.pruned(plan.node_spec):
+                    self.appmesh.update_node(mesh, mesh_owner, pid.node_name, plan.node_spec)
+                self._retag(plan.node_arn, node_tags or {}, tags)
+            if service is None:
+                self.appmesh.create_service(mesh, mesh_owner, pid.service_name,
+                                            plan.service_spec, {**plan.user_tags, **owner.tags()})
+                undo.add("delete service", lambda: self.appmesh.delete_service(
+                    mesh, mesh_owner, pid.service_name))
+            else:
+                # Also the hand-over of a service name that a replaced node held before.
+                if mesh_spec.provider_node(service.get("spec") or {}) != pid.node_name:
+                    self.appmesh.update_service(mesh, mesh_owner, pid.service_name,
+                                                plan.service_spec)
+                self._retag(plan.service_arn, service_tags or {},
+                            {**plan.user_tags, **owner.tags()})
+        except BaseException:
+            undo.run()
+            raise
+        # Only once everything else stands: revisions older than the previous one go.
+        for old in revisions[ACTIVE_REVISIONS:]:
+            self.ecs.deregister(old.arn(request.partition, request.region, request.account))
+        return Result(str(pid), self._data(request, plan, revision))
+
+    def _owned_tags(self, resource: dict[str, Any] | None, owner: Owner, what: str,
+                    mesh: str) -> dict[str, str] | None:
+        if resource is None:
+            return None
+        tags = self.appmesh.tags(str(resource["metadata"]["arn"])) or {}
+        if not owner.owns(tags):
+            raise OwnershipError(
+                f"{what} already exists in mesh {mesh} and belongs to {holder(tags)}; "
+                "MeshedCrystal does not take over what it did not create: choose another "
+                "name (VirtualNodeName / VirtualServiceName) or remove the existing one")
+        return tags
+
+    def _revision(self, request: Request, plan: Plan, node_tags: dict[str, str] | None,
+                  undo: _Undo) -> tuple[Revision, list[Revision]]:
+        """The revision to run, and the node's revisions afterwards (newest first).
+
+        An identical derived task definition reuses its revision: a redelivered Create or a
+        no-op Update registers nothing, and a rollback gets exactly the previous ARN back.
+        """
+        held = parse_revisions(node_tags or {})
+        family = str(plan.task_definition["family"])
+        for revision in held:
+            if (revision.family, revision.digest) == (family, plan.digest):
+                return revision, [revision, *[r for r in held if r != revision]]
+        registered = self.ecs.register(plan.task_definition)
+        revision = Revision(family, int(registered["revision"]), plan.digest)
+        arn = str(registered["taskDefinitionArn"])
+        undo.add("deregister revision", lambda: self.ecs.deregister(arn))
+        return revision, [revision, *held]
+
+    def _retag(self, arn: str, current: dict[str, str], wanted: dict[str, str]) -> None:
+        changed = {k: v for k, v in wanted.items() if current.get(k) != v}
+        if changed:
+            self.appmesh.tag(arn, changed)
+        # User tags removed from the template are removed from the resource.
+        stale = [k for k in current if k not in wanted and not k.startswith(f"{PREFIX}:")]
+        self.appmesh.untag(arn, stale)
+
+    def _data(self, request: Request, plan: Plan, revision: Revision) -> dict[str, str]:
+        return {
+            "TaskDefinitionArn": revision.arn(request.partition, request.region,
+                                              request.account),
+            "TaskDefinitionFamily": revision.family,
+            "TaskDefinitionRevision": str(revision.number),
+            "VirtualNodeArn": plan.node_arn,
+            "VirtualNodeName": plan.id.node_name,
+            "VirtualServiceArn": plan.service_arn,
+            "VirtualServiceName": plan.id.service_name,
+            "MeshName": plan.id.mesh_name,
+            "MeshArn": plan.mesh_arn,
+            "EnvoyImage": plan.envoy_image,
+        }
+
+    # -- Delete ------------------------------------------------------------------------------
+
+    def delete(self, request: Request) -> None:
+        """Remove what the physical id names, sparing what the stack's current id still uses."""
+        me = PhysicalId.parse(request.physical_id)
+        if me is None:
+            logger.info("physical id was never issued by this resource; nothing to delete")
+            return
+        held = PhysicalId.parse(self.cloudformation.current_physical_id(
+            request.stack_id, request.logical_id))
+        if held is None or held == me or not held.same_mesh(me):
+            held = None
+        owner, mesh, mesh_owner = request.owner, me.mesh_name, me.mesh_owner
+        mesh_arn = (f"arn:{request.partition}:appmesh:{request.region}:{mesh_owner}:"
+                    f"mesh/{mesh}")
+        service = self.appmesh.describe_service(mesh, mesh_owner, me.service_name)
+        if service is not None and self._is_mine(service, owner, me.node_name):
+            if held is not None and held.service_name == me.service_name:
+                # A failed replacement: the stack holds the old id again; give its name back.
+                self.appmesh.update_service(mesh, mesh_owner, me.service_name,
+                                            mesh_spec.service_spec(held.node_name))
+            else:
+                self.appmesh.delete_service(mesh, mesh_owner, me.service_name)
+        if held is not None and held.node_name == me.node_name:
+            return
+        node_tags = self.appmesh.tags(f"{mesh_arn}/virtualNode/{me.node_name}")
+        if node_tags is None or not owner.owns(node_tags):
+            return
+        self.appmesh.delete_node(mesh, mesh_owner, me.node_name)
+        for revision in parse_revisions(node_tags):
+            self.ecs.deregister(revision.arn(request.partition, request.region, request.account))
+
+    def _is_mine(self, service: Mapping[str, Any], owner: Owner, node_name: str) -> bool:
+        if mesh_spec.provider_node(dict(service.get("spec") or {})) != node_name:
+            return False
+        return owner.owns(self.appmesh.tags(str(service["metadata"]["arn"])) or {})

@@ -1,0 +1,38 @@
+"""boto3 clients with the standard configuration (region, credentials, AWS_ENDPOINT_URL).
+
+Built on first use, not at import: a Delete of an id the resource never issued makes no call,
+and cold start pays only for the clients a request needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# One attempt per botocore call: ``retry.call`` retries throttling within the Lambda's budget.
+CONFIG = Config(
+    retries={"total_max_attempts": 1},
+    connect_timeout=5,
+    read_timeout=30,
+    user_agent_extra="meshed-crystal",
+)
+
+
+def make_client(service: str) -> Any:
+    return boto3.client(service, config=CONFIG)  # type: ignore[call-overload]
+
+
+class LazyClient:
+    """Holds an injected client, or builds the default one on first use."""
+
+    def __init__(self, service: str, client: Any | None = None) -> None:
+        self._service = service
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self._service)
+        return self._client

@@ -1,0 +1,72 @@
+"""Lambda entry point: crhelper wiring only. The work is in ``actions``."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from . import retry
+from .actions import DEFAULT_ENVOY_IMAGE, Provider, Request
+from .logs import configure_logging
+from .protocol import RESPONSE_MARGIN_S, Resource
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "meshed-crystal"))
+configure_logging(logger)
+provider = Provider(envoy_image=os.environ.get("ENVOY_IMAGE") or DEFAULT_ENVOY_IMAGE)
+resource = Resource(fallback_id=lambda event: _request(event, None).fallback_id())
+
+
+def _request(event: Any, context: Any) -> Request:
+    arn = str(getattr(context, "invoked_function_arn", "") or "").split(":")
+    return Request(
+        stack_id=str(event.get("StackId", "")),
+        logical_id=str(event.get("LogicalResourceId", "")),
+        request_id=str(event.get("RequestId", "")),
+        properties=event.get("ResourceProperties"),
+        physical_id=event.get("PhysicalResourceId"),
+        partition=arn[1] if len(arn) > 4 else "aws",
+        region=arn[3] if len(arn) > 4 else os.environ.get("AWS_REGION", "us-east-1"),
+        account=arn[4] if len(arn) > 4 else "123456789012",
+    )
+
+
+def _start(event: dict[str, Any], context: Any) -> Request:
+    # The work stops retrying throttled calls in time for the response to go out.
+    budget = context.get_remaining_time_in_millis() / 1000.0 - RESPONSE_MARGIN_S - 1.0
+    retry.set_deadline(time.monotonic() + budget)
+    return _request(event, context)
+
+
+@resource.create
+def create(event: dict[str, Any], context: Any) -> str:
+    result = provider.create(_start(event, context), announce=resource.announce)
+    resource.Data.update(result.data)
+    return result.physical_id
+
+
+@resource.update
+def update(event: dict[str, Any], context: Any) -> str:
+    result = provider.update(_start(event, context), announce=resource.announce)
+    resource.Data.update(result.data)
+    return result.physical_id
+
+
+@resource.delete
+def delete(event: dict[str, Any], context: Any) -> str:
+    request = _start(event, context)
+    provider.delete(request)
+    return str(request.physical_id)
+
+
+def lambda_handler(event: Any, context: Any) -> None:
+    with logger.append_context_keys(
+        stack_id=event.get("StackId") if isinstance(event, dict) else None,
+        logical_id=event.get("LogicalResourceId") if isinstance(event, dict) else None,
+        cfn_request_id=event.get("RequestId") if isinstance(event, dict) else None,
+        request_type=event.get("RequestType") if isinstance(event, dict) else None,
+        function_request_id=getattr(context, "aws_request_id", None),
+    ):
+        resource(event, context)

@@ -1,0 +1,102 @@
+"""What the resource's physical id and tags say about what it created.
+
+The physical id names everything a Delete needs without any other state:
+``meshed-crystal:<mesh owner>:<mesh>:<virtual node>:<virtual service>``. It changes exactly when
+a replacement property changes, which is how CloudFormation learns about a replacement.
+
+Ownership lives in tags on the App Mesh resources (stack id and logical id), so a Create never
+takes over a name it did not create, and a redelivered Create recognises its own work. The
+virtual node also carries the ACTIVE revisions of the proxied family that belong to it, with a
+digest of each revision's content, so an Update knows without reading ECS whether the derived
+task definition changed, and a rollback finds the previous revision again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PREFIX = "meshed-crystal"
+TAG_STACK = f"{PREFIX}:stack-id"
+TAG_LOGICAL = f"{PREFIX}:logical-id"
+TAG_REVISIONS = f"{PREFIX}:revisions"
+
+_ID = re.compile(r"^meshed-crystal:(?P<owner>\d{12}):(?P<mesh>[^:]+):(?P<node>[^:]+):"
+                 r"(?P<service>[^:]+)$")
+
+
+@dataclass(frozen=True)
+class PhysicalId:
+    mesh_owner: str
+    mesh_name: str
+    node_name: str
+    service_name: str
+
+    def __str__(self) -> str:
+        return f"{PREFIX}:{self.mesh_owner}:{self.mesh_name}:{self.node_name}:{self.service_name}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> PhysicalId | None:
+        """None for ids this resource never issued (crhelper's, CloudFormation's, garbage)."""
+        match = _ID.match(text or "")
+        if not match:
+            return None
+        return cls(match["owner"], match["mesh"], match["node"], match["service"])
+
+    def same_mesh(self, other: PhysicalId) -> bool:
+        return (self.mesh_owner, self.mesh_name) == (other.mesh_owner, other.mesh_name)
+
+
+@dataclass(frozen=True)
+class Owner:
+    stack_id: str
+    logical_id: str
+
+    def tags(self) -> dict[str, str]:
+        return {TAG_STACK: self.stack_id, TAG_LOGICAL: self.logical_id}
+
+    def owns(self, tags: dict[str, str]) -> bool:
+        return tags.get(TAG_STACK) == self.stack_id and tags.get(TAG_LOGICAL) == self.logical_id
+
+
+def holder(tags: dict[str, str]) -> str:
+    """Who holds a resource, in words for a FAILED Reason."""
+    if TAG_STACK in tags:
+        stack = tags[TAG_STACK].split("/")[1] if "/" in tags[TAG_STACK] else tags[TAG_STACK]
+        return f"resource {tags.get(TAG_LOGICAL, '?')} of stack {stack}"
+    return "a resource not created by MeshedCrystal"
+
+
+@dataclass(frozen=True)
+class Revision:
+    family: str
+    number: int
+    digest: str
+
+    def arn(self, partition: str, region: str, account: str) -> str:
+        return (f"arn:{partition}:ecs:{region}:{account}:task-definition/"
+                f"{self.family}:{self.number}")
+
+
+def parse_revisions(tags: dict[str, str]) -> list[Revision]:
+    """The ACTIVE proxied revisions a node holds, newest first."""
+    revisions = []
+    for item in tags.get(TAG_REVISIONS, "").split():
+        name, _, digest = item.partition("=")
+        family, _, number = name.rpartition(":")
+        if family and number.isdigit():
+            revisions.append(Revision(family, int(number), digest))
+    return revisions
+
+
+def revision_tags(revisions: list[Revision]) -> dict[str, str]:
+    # An App Mesh tag value holds 256 characters: the current revision always fits (a family
+    # is at most 255 characters only in theory); the previous one is kept when it fits.
+    value = ""
+    for r in revisions:
+        item = f"{r.family}:{r.number}={r.digest}"
+        candidate = f"{value} {item}".strip()
+        if len(candidate) > 256:
+            break
+        value = candidate
+    return {TAG_REVISIONS: value}

@@ -1,0 +1,473 @@
+"""The resource's properties (DESIGN §2): parsed, defaulted and validated before any AWS call.
+
+``parse_properties`` is pure: it turns CloudFormation's ``ResourceProperties`` (every scalar a
+string) into a frozen :class:`Properties`, or raises :class:`PropertyError` naming the path and
+the rule. Rules that need AWS state (the base task definition's content) live in ``taskdef``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ecs_model
+from .errors import PropertyError
+from .scalars import (
+    as_bool,
+    as_enum,
+    as_int,
+    as_list,
+    as_object,
+    as_port,
+    as_str,
+    as_string_map,
+    check_keys,
+    fail,
+    join,
+)
+
+# CloudFormation's own keys: never the user's, never compared between old and new properties.
+CLOUDFORMATION_KEYS = frozenset({"ServiceToken", "ServiceTimeout"})
+
+# Properties whose change needs a new physical id (DESIGN §2, "On change: replacement").
+REPLACEMENT_PROPERTIES = ("MeshName", "MeshArn", "VirtualNodeName", "VirtualServiceName")
+
+PROPERTY_NAMES = [
+    "MeshName", "MeshArn", "CloudMapServiceArn", "CloudMapNamespaceName", "CloudMapServiceName",
+    "CloudMapAttributes", "TaskDefinition", "Family", "AppContainerName", "VirtualNodeName",
+    "VirtualServiceName", "Listeners", "Backends", "AccessLogPath", "Proxy", "Envoy", "XRay",
+    "Tags",
+]
+
+PROTOCOLS = ("http", "http2", "grpc", "tcp")
+ENVOY_LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "critical", "off")
+# Tag keys this resource writes itself to recognise what it created (see ``ownership``).
+RESERVED_TAG_PREFIX = "meshed-crystal:"
+# Envoy variables the resource sets from other properties: overriding them would be ambiguous.
+RESERVED_ENVOY_VARIABLES = frozenset({
+    "APPMESH_RESOURCE_ARN", "APPMESH_VIRTUAL_NODE_NAME", "REGION", "ENVOY_LOG_LEVEL",
+    "ENABLE_ENVOY_STATS_TAGS", "ENABLE_ENVOY_XRAY_TRACING",
+})
+
+# App Mesh resource names are at most 255 characters; ':' separates the parts of our physical
+# id, so names are held to the characters App Mesh and DNS actually use.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+_FAMILY = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_MESH_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):appmesh:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"mesh/(?P<name>[^/]+)$")
+_CLOUD_MAP_SERVICE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:servicediscovery:[a-z0-9-]+:\d{12}:service/(?P<id>srv-[A-Za-z0-9]+)$")
+_TASK_DEFINITION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]{1,255}:\d+$")
+_TASK_DEFINITION_REF = re.compile(r"^[A-Za-z0-9_-]{1,255}(:\d+)?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    protocol: str
+    path: str | None
+    port: int | None
+    interval_millis: int
+    timeout_millis: int
+    healthy_threshold: int
+    unhealthy_threshold: int
+
+
+@dataclass(frozen=True)
+class Listener:
+    port: int
+    protocol: str = "http"
+    health_check: HealthCheck | None = None
+    per_request_seconds: int | None = None
+    idle_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    app_ports: tuple[int, ...] | None = None  # None: the listener ports
+    ingress_port: int = 15000
+    egress_port: int = 15001
+    egress_ignored_ips: tuple[str, ...] = ("169.254.170.2", "169.254.169.254")
+    egress_ignored_ports: tuple[int, ...] = ()
+    ignored_uid: int = 1337
+    ignored_gid: int | None = None
+
+
+@dataclass(frozen=True)
+class EnvoySettings:
+    image: str | None = None  # None: the provider's deployment default (ENVOY_IMAGE)
+    log_level: str = "info"
+    cpu: int | None = None
+    memory_reservation: int = 128
+    stats_tags: bool = True
+    log_group_name: str | None = None  # None: the app container's awslogs group
+    log_stream_prefix: str = "/mesh-envoy-container"
+    environment: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class XRaySettings:
+    enabled: bool = False
+    image: str = "amazon/aws-xray-daemon"
+    memory_reservation: int = 256
+
+
+@dataclass(frozen=True)
+class Properties:
+    mesh_name: str
+    mesh_owner: str | None  # from MeshArn: the account of a shared mesh
+    cloud_map_service_id: str | None
+    cloud_map_namespace_name: str | None
+    cloud_map_service_name: str | None
+    cloud_map_attributes: tuple[tuple[str, str], ...]
+    # A string reference (ARN, family:revision, family) or an inline definition already in the
+    # ECS API's shape (RegisterTaskDefinition keyword arguments).
+    task_definition: str | Mapping[str, Any]
+    family: str | None
+    app_container_name: str | None
+    virtual_node_name: str | None
+    virtual_service_name: str | None
+    listeners: tuple[Listener, ...] | None
+    backends: tuple[str, ...]
+    access_log_path: str | None
+    proxy: ProxySettings = field(default_factory=ProxySettings)
+    envoy: EnvoySettings = field(default_factory=EnvoySettings)
+    xray: XRaySettings = field(default_factory=XRaySettings)
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+def user_properties(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The properties without CloudFormation's own keys."""
+    return {k: v for k, v in raw.items() if k not in CLOUDFORMATION_KEYS}
+
+
+def parse_properties(raw: Any) -> Properties:
+    props = as_object(raw, "ResourceProperties")
+    props = user_properties(props)
+    check_keys(props, PROPERTY_NAMES, "")
+    mesh_name, mesh_owner = _mesh(props)
+    service_id, namespace_name, service_name = _cloud_map(props)
+    return Properties(
+        mesh_name=mesh_name,
+        mesh_owner=mesh_owner,
+        cloud_map_service_id=service_id,
+        cloud_map_namespace_name=namespace_name,
+        cloud_map_service_name=service_name,
+        cloud_map_attributes=_cloud_map_attributes(props.get("CloudMapAttributes")),
+        task_definition=_task_definition(props),
+        family=_optional(props, "Family", _family),
+        app_container_name=_optional(props, "AppContainerName", as_str),
+        virtual_node_name=_optional(props, "VirtualNodeName", _name),
+        virtual_service_name=_optional(props, "VirtualServiceName", _name),
+        listeners=_optional(props, "Listeners", _listeners),
+        backends=_backends(props.get("Backends")),
+        access_log_path=_access_log(props.get("AccessLogPath")),
+        proxy=_optional(props, "Proxy", _proxy) or ProxySettings(),
+        envoy=_optional(props, "Envoy", _envoy) or EnvoySettings(),
+        xray=_xray(props.get("XRay")),
+        tags=_tags(props.get("Tags")),
+    )
+
+
+def _optional(props: Mapping[str, Any], key: str, reader: Any) -> Any:
+    return None if props.get(key) is None else reader(props[key], key)
+
+
+def _name(value: Any, path: str) -> str:
+    text = as_str(value, path)
+    if not _NAME.match(text):
+        fail(path, f"'{text}' is not a valid name (1-255 letters, digits, '.', '_', '-')")
+    return text
+
+
+def _family(value: Any, path: str) -> str:
+    text = as_str(value, path)
+    if not _FAMILY.match(text):
+        fail(path, f"'{text}' is not a task definition family (1-255 letters, digits, '_', '-')")
+    return text
+
+
+def _exactly_one(props: Mapping[str, Any], first: str, second: str) -> None:
+    has_first, has_second = props.get(first) is not None, props.get(second) is not None
+    if has_first == has_second:
+        fail(first, f"set exactly one of {first} and {second}"
+             f" ({'both are' if has_first else 'neither is'} set)")
+
+
+def _mesh(props: Mapping[str, Any]) -> tuple[str, str | None]:
+    _exactly_one(props, "MeshName", "MeshArn")
+    if props.get("MeshName") is not None:
+        return _name(props["MeshName"], "MeshName"), None
+    arn = as_str(props["MeshArn"], "MeshArn")
+    match = _MESH_ARN.match(arn)
+    if not match:
+        fail("MeshArn", f"'{arn}' is not an App Mesh mesh ARN (arn:aws:appmesh:<region>:"
+             "<account>:mesh/<name>)")
+    return _name(match["name"], "MeshArn"), match["account"]
+
+
+def _cloud_map(props: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    by_names = props.get("CloudMapNamespaceName") is not None or \
+        props.get("CloudMapServiceName") is not None
+    if props.get("CloudMapServiceArn") is not None and by_names:
+        fail("CloudMapServiceArn", "set either CloudMapServiceArn or CloudMapNamespaceName with "
+             "CloudMapServiceName, not both")
+    if props.get("CloudMapServiceArn") is not None:
+        arn = as_str(props["CloudMapServiceArn"], "CloudMapServiceArn")
+        match = _CLOUD_MAP_SERVICE_ARN.match(arn)
+        if not match:
+            fail("CloudMapServiceArn", f"'{arn}' is not a Cloud Map service ARN "
+                 "(arn:aws:servicediscovery:<region>:<account>:service/srv-…)")
+        return match["id"], None, None
+    for key in ("CloudMapNamespaceName", "CloudMapServiceName"):
+        if props.get(key) is None:
+            fail(key, "required: set CloudMapServiceArn, or both CloudMapNamespaceName and "
+                 "CloudMapServiceName")
+    return (None, as_str(props["CloudMapNamespaceName"], "CloudMapNamespaceName", max_len=1024),
+            as_str(props["CloudMapServiceName"], "CloudMapServiceName", max_len=1024))
+
+
+_ATTRIBUTE_KEY = re.compile(r"^[!-~]{1,255}$")
+
+
+def _cloud_map_attributes(value: Any) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    attributes = as_string_map(value, "CloudMapAttributes")
+    for key, text in attributes.items():
+        if not _ATTRIBUTE_KEY.match(key):
+            fail(join("CloudMapAttributes", key), "is not a valid Cloud Map attribute key")
+        if not text or len(text) > 1024:
+            fail(join("CloudMapAttributes", key), "must be 1-1024 characters")
+    return tuple(sorted(attributes.items()))
+
+
+def _task_definition(props: Mapping[str, Any]) -> str | Mapping[str, Any]:
+    value = props.get("TaskDefinition")
+    if value is None:
+        fail("TaskDefinition", "required: the application's task definition (ARN, "
+             "family:revision or family), or an inline AWS::ECS::TaskDefinition object")
+    if isinstance(value, Mapping):
+        return ecs_model.cfn_task_definition_to_api(value, "TaskDefinition")
+    text = as_str(value, "TaskDefinition")
+    if not (_TASK_DEFINITION_ARN.match(text) or _TASK_DEFINITION_REF.match(text)):
+        fail("TaskDefinition", f"'{text}' is not a task definition ARN, family:revision or family")
+    return text
+
+
+def _listeners(value: Any, path: str) -> tuple[Listener, ...]:
+    items = as_list(value, path)
+    if not items:
+        fail(path, "must hold at least one listener (omit it for one http listener per app port)")
+    listeners = tuple(_listener(item, join(path, i)) for i, item in enumerate(items))
+    ports = [listener.port for listener in listeners]
+    for i, port in enumerate(ports):
+        if port in ports[:i]:
+            fail(join(join(path, i), "Port"), f"'{port}' is used by another listener")
+    return listeners
+
+
+def _listener(value: Any, path: str) -> Listener:
+    item = as_object(value, path, ["Port", "Protocol", "HealthCheck", "Timeout"])
+    if item.get("Port") is None:
+        fail(join(path, "Port"), "required")
+    port = as_port(item["Port"], join(path, "Port"))
+    protocol = as_enum(item.get("Protocol", "http"), join(path, "Protocol"), PROTOCOLS)
+    health = None
+    if item.get("HealthCheck") is not None:
+        health = _health_check(item["HealthCheck"], join(path, "HealthCheck"), protocol)
+    per_request = idle = None
+    if item.get("Timeout") is not None:
+        tpath = join(path, "Timeout")
+        timeout = as_object(item["Timeout"], tpath, ["PerRequestSeconds", "IdleSeconds"])
+        if timeout.get("PerRequestSeconds") is not None:
+            if protocol == "tcp":
+                fail(join(tpath, "PerRequestSeconds"), "a tcp listener has only IdleSeconds")
+            per_request = as_int(timeout["PerRequestSeconds"], join(tpath, "PerRequestSeconds"),
+                                 minimum=0, what="a number of seconds")
+        if timeout.get("IdleSeconds") is not None:
+            idle = as_int(timeout["IdleSeconds"], join(tpath, "IdleSeconds"), minimum=0,
+                          what="a number of seconds")
+    return Listener(port, protocol, health, per_request, idle)
+
+
+def _health_check(value: Any, path: str, listener_protocol: str) -> HealthCheck:
+    item = as_object(value, path, ["Protocol", "Path", "Port", "IntervalMillis", "TimeoutMillis",
+                                   "HealthyThreshold", "UnhealthyThreshold"])
+    protocol = as_enum(item.get("Protocol", listener_protocol), join(path, "Protocol"), PROTOCOLS)
+    check_path = None
+    if protocol in ("http", "http2"):
+        check_path = as_str(item.get("Path", "/"), join(path, "Path"))
+        if not check_path.startswith("/"):
+            fail(join(path, "Path"), f"'{check_path}' must start with '/'")
+    elif item.get("Path") is not None:
+        fail(join(path, "Path"), f"a {protocol} health check has no path")
+    port = None if item.get("Port") is None else as_port(item["Port"], join(path, "Port"))
+    # Bounds are App Mesh's own (botocore's HealthCheckPolicy shapes); defaults are AWS's
+    # console defaults.
+    return HealthCheck(
+        protocol=protocol,
+        path=check_path,
+        port=port,
+        interval_millis=as_int(item.get("IntervalMillis", 5000), join(path, "IntervalMillis"),
+                               minimum=5000, maximum=300000, what="milliseconds"),
+        timeout_millis=as_int(item.get("TimeoutMillis", 2000), join(path, "TimeoutMillis"),
+                              minimum=2000, maximum=60000, what="milliseconds"),
+        healthy_threshold=as_int(item.get("HealthyThreshold", 2), join(path, "HealthyThreshold"),
+                                 minimum=2, maximum=10),
+        unhealthy_threshold=as_int(item.get("UnhealthyThreshold", 2),
+                                   join(path, "UnhealthyThreshold"), minimum=2, maximum=10),
+    )
+
+
+def _backends(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    names = tuple(_name(item, join("Backends", i))
+                  for i, item in enumerate(as_list(value, "Backends", max_items=50)))
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            fail(join("Backends", i), f"'{name}' is listed twice")
+    return names
+
+
+def _access_log(value: Any) -> str | None:
+    if value is None:
+        return "/dev/stdout"
+    path = as_str(value, "AccessLogPath", allow_empty=True, max_len=255)
+    return path or None
+
+
+def _proxy(value: Any, path: str) -> ProxySettings:
+    item = as_object(value, path, ["AppPorts", "ProxyIngressPort", "ProxyEgressPort",
+                                   "EgressIgnoredIPs", "EgressIgnoredPorts", "IgnoredUID",
+                                   "IgnoredGID"])
+    defaults = ProxySettings()
+
+    def ports(key: str) -> tuple[int, ...] | None:
+        if item.get(key) is None:
+            return None
+        return tuple(as_port(p, join(join(path, key), i))
+                     for i, p in enumerate(as_list(item[key], join(path, key))))
+
+    app_ports = ports("AppPorts")
+    if app_ports == ():
+        fail(join(path, "AppPorts"), "must hold at least one port")
+    ignored_ips = defaults.egress_ignored_ips
+    if item.get("EgressIgnoredIPs") is not None:
+        key = join(path, "EgressIgnoredIPs")
+        ignored_ips = tuple(_ip(ip, join(key, i)) for i, ip in
+                            enumerate(as_list(item["EgressIgnoredIPs"], key)))
+    ingress = _optional_port(item, path, "ProxyIngressPort", defaults.ingress_port)
+    egress = _optional_port(item, path, "ProxyEgressPort", defaults.egress_port)
+    if ingress == egress:
+        fail(join(path, "ProxyEgressPort"), f"'{egress}' is also the ProxyIngressPort")
+    return ProxySettings(
+        app_ports=app_ports,
+        ingress_port=ingress,
+        egress_port=egress,
+        egress_ignored_ips=ignored_ips,
+        egress_ignored_ports=ports("EgressIgnoredPorts") or (),
+        ignored_uid=as_int(item.get("IgnoredUID", defaults.ignored_uid), join(path, "IgnoredUID"),
+                           minimum=0, what="a user id"),
+        ignored_gid=None if item.get("IgnoredGID") is None else as_int(
+            item["IgnoredGID"], join(path, "IgnoredGID"), minimum=0, what="a group id"),
+    )
+
+
+def _optional_port(item: Mapping[str, Any], path: str, key: str, default: int) -> int:
+    return default if item.get(key) is None else as_port(item[key], join(path, key))
+
+
+def _ip(value: Any, path: str) -> str:
+    text = as_str(value, path)
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        fail(path, f"'{text}' is not an IP address or CIDR block")
+    return text
+
+
+def _envoy(value: Any, path: str) -> EnvoySettings:
+    item = as_object(value, path, ["Image", "LogLevel", "Cpu", "MemoryReservation", "StatsTags",
+                                   "LogGroupName", "LogStreamPrefix", "Environment"])
+    defaults = EnvoySettings()
+    environment: dict[str, str] = {}
+    if item.get("Environment") is not None:
+        environment = as_string_map(item["Environment"], join(path, "Environment"))
+        for key in environment:
+            where = join(join(path, "Environment"), key)
+            if not _ENV_NAME.match(key):
+                fail(where, "is not an environment variable name")
+            if key in RESERVED_ENVOY_VARIABLES:
+                fail(where, "is set by the resource itself (use the matching Envoy property)")
+    return EnvoySettings(
+        image=None if item.get("Image") is None else as_str(item["Image"], join(path, "Image")),
+        log_level=as_enum(item.get("LogLevel", defaults.log_level), join(path, "LogLevel"),
+                          ENVOY_LOG_LEVELS),
+        cpu=None if item.get("Cpu") is None else as_int(item["Cpu"], join(path, "Cpu"),
+                                                         minimum=0, what="CPU units"),
+        memory_reservation=as_int(item.get("MemoryReservation", defaults.memory_reservation),
+                                  join(path, "MemoryReservation"), minimum=6, what="MiB (>= 6)"),
+        stats_tags=as_bool(item.get("StatsTags", True), join(path, "StatsTags")),
+        log_group_name=None if item.get("LogGroupName") is None else as_str(
+            item["LogGroupName"], join(path, "LogGroupName"), max_len=512),
+        log_stream_prefix=as_str(item.get("LogStreamPrefix", defaults.log_stream_prefix),
+                                 join(path, "LogStreamPrefix")),
+        environment=tuple(sorted(environment.items())),
+    )
+
+
+def _xray(value: Any) -> XRaySettings:
+    if value is None:
+        return XRaySettings()
+    if not isinstance(value, Mapping):
+        return XRaySettings(enabled=as_bool(value, "XRay"))
+    item = as_object(value, "XRay", ["Enabled", "Image", "MemoryReservation"])
+    defaults = XRaySettings()
+    return XRaySettings(
+        enabled=as_bool(item.get("Enabled", True), "XRay.Enabled"),
+        image=as_str(item.get("Image", defaults.image), "XRay.Image"),
+        memory_reservation=as_int(item.get("MemoryReservation", defaults.memory_reservation),
+                                  "XRay.MemoryReservation", minimum=6, what="MiB (>= 6)"),
+    )
+
+
+def _tags(value: Any) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    # App Mesh allows 50 tags per resource; the resource adds its own ownership tags.
+    items = as_list(value, "Tags", max_items=40)
+    tags: dict[str, str] = {}
+    for i, item in enumerate(items):
+        path = join("Tags", i)
+        tag = as_object(item, path, ["Key", "Value"])
+        if tag.get("Key") is None:
+            fail(join(path, "Key"), "required")
+        key = as_str(tag["Key"], join(path, "Key"), max_len=128)
+        if key.lower().startswith(("aws:", RESERVED_TAG_PREFIX)):
+            fail(join(path, "Key"), f"'{key}' uses a reserved prefix (aws:, {RESERVED_TAG_PREFIX})")
+        if key in tags:
+            fail(join(path, "Key"), f"'{key}' is given twice")
+        tags[key] = as_str(tag.get("Value", ""), join(path, "Value"), allow_empty=True,
+                           max_len=256)
+    return tuple(tags.items())
+
+
+def replacement_changes(old: Properties, new: Properties) -> list[str]:
+    """The replacement properties whose effective value differs (informational, for logs)."""
+    pairs = {
+        "MeshName": (old.mesh_name, new.mesh_name),
+        "MeshArn": (old.mesh_owner, new.mesh_owner),
+        "VirtualNodeName": (old.virtual_node_name, new.virtual_node_name),
+        "VirtualServiceName": (old.virtual_service_name, new.virtual_service_name),
+    }
+    return [name for name, (a, b) in pairs.items() if a != b]
+
+
+__all__ = ["PropertyError", "Properties", "parse_properties"]

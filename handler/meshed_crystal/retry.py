@@ -1,0 +1,81 @@
+"""Retrying throttled AWS calls with backoff inside the invocation's time budget (DESIGN §5.6).
+
+botocore's own retries are turned off (see ``adapters.clients``): its backoff does not know
+when the Lambda must answer CloudFormation. The handler sets a deadline per invocation; a call
+that is still throttled when the next wait would cross it raises :class:`ThrottledError`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+
+from .errors import ThrottledError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+THROTTLING_CODES = frozenset({
+    "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
+    "ThrottledException", "RequestThrottled", "LimitExceededException",
+})
+_deadline: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=float("inf"))
+# Lets tests and benchmarks observe retries without mocking: called with (operation, code).
+on_retry: list[Callable[[str, str], None]] = []
+
+BASE_DELAY = 0.2
+MAX_DELAY = 5.0
+
+
+def set_deadline(monotonic_deadline: float) -> contextvars.Token[float]:
+    return _deadline.set(monotonic_deadline)
+
+
+def remaining() -> float:
+    return _deadline.get() - time.monotonic()
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def is_throttle(error: Exception) -> bool:
+    if isinstance(error, ConnectionError | ReadTimeoutError):
+        return True
+    if not isinstance(error, ClientError):
+        return False
+    code = error_code(error)
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    # ECS answers simultaneous registrations in one family with a ClientException.
+    return (code in THROTTLING_CODES or "Too many concurrent attempts" in message
+            or int(status) in (500, 502, 503, 504))
+
+
+def call(operation: str, fn: Callable[[], T]) -> T:
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except Exception as error:
+            if not is_throttle(error):
+                raise
+            attempt += 1
+            # Full jitter: parallel resources (one stack, many Custom::MeshedCrystal) spread out.
+            delay = random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2 ** attempt))
+            code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
+            if remaining() - delay <= 0:
+                raise ThrottledError(
+                    f"{operation} was throttled by AWS ({code}) {attempt} times and the time "
+                    "budget ran out; retry the stack operation later") from error
+            logger.info("throttled, retrying", extra={"operation": operation, "code": code,
+                                                       "attempt": attempt})
+            for hook in on_retry:
+                hook(operation, code)
+            time.sleep(delay)
