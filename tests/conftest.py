@@ -1,0 +1,61 @@
+"""Shared fixtures: fake credentials, the emulator with the workshop platform, the CFN driver."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from meshed_crystal import app
+from meshed_crystal.actions import Provider
+from tests.support import moto_appmesh
+from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
+from tests.support.platform import Platform, build_workshop_platform
+
+REPO = Path(__file__).resolve().parent.parent
+EVENTS = REPO / "events"
+REGION = "us-east-1"
+ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test can reach a real AWS account: fake credentials, fixed region, no endpoint."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def platform(aws_env: None) -> Iterator[Platform]:
+    """moto in-process with App Mesh extended, holding the workshop's platform."""
+    moto_appmesh.install()
+    with mock_aws():
+        yield build_workshop_platform(boto3.Session(region_name=REGION))
+
+
+@pytest.fixture
+def endpoint() -> Iterator[ResponseEndpoint]:
+    with ResponseEndpoint() as served:
+        yield served
+
+
+@pytest.fixture
+def cfn(platform: Platform, endpoint: ResponseEndpoint,
+        monkeypatch: pytest.MonkeyPatch) -> CloudFormation:
+    """CloudFormation driving the real Lambda entry point; its clients are built in this mock."""
+    monkeypatch.setattr(app, "provider", Provider(envoy_image=ENVOY_IMAGE))
+    return CloudFormation(app.lambda_handler, endpoint)
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return dict(json.loads((EVENTS / name).read_text()))
