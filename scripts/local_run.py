@@ -1,0 +1,103 @@
+"""Run Custom::MeshedCrystal locally, exactly as CloudFormation would, with no AWS account.
+
+Starts moto in server mode on 127.0.0.1 (App Mesh extended by the test support), builds the ECS
+workshop's platform in it, then sends each event file through the Lambda handler: the real
+CloudFormation protocol, with the ResponseURL pointed at a local HTTPS endpoint. Prints each
+response the way the workshop printed its stack outputs; exits 1 if any response is FAILED.
+
+    python3 tasks.py local                      # events/create.json, update.json, delete.json
+    python3 tasks.py local my-event.json ...    # your own events (the Docker-free
+                                                # equivalent of `sam local invoke -e`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_EVENTS = [REPO / "events" / name for name in ("create.json", "update.json", "delete.json")]
+# Outputs the workshop's stack exported, from the resource's attributes.
+WORKSHOP_OUTPUTS = {"MeshCrystalVSARN": "VirtualServiceArn",
+                    "MeshCrystalVSName": "VirtualServiceName"}
+
+
+def _fake_aws_environment(endpoint_url: str) -> None:
+    # The function's clients use boto3's standard configuration: pointing them at the emulator
+    # is only environment, no code change.
+    os.environ.update({
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    })
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def _print_response(name: str, body: dict[str, Any]) -> None:
+    print(f"\n{name}: {body['Status']}")
+    print(f"  PhysicalResourceId = {body['PhysicalResourceId']}")
+    if body.get("Reason"):
+        print(f"  Reason = {body['Reason']}")
+    data = body.get("Data") or {}
+    for output, attribute in WORKSHOP_OUTPUTS.items():
+        if attribute in data:
+            print(f"{output} = {data[attribute]}")
+    for key in sorted(data):
+        print(f"  {key} = {data[key]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("events", nargs="*", type=Path, help="event files (default: the three "
+                        "in events/)")
+    args = parser.parse_args(argv)
+    events = args.events or DEFAULT_EVENTS
+    sys.path[:0] = [str(REPO / "handler"), str(REPO)]
+
+    from tests.support.emulator import start_server
+
+    # The emulator's per-request access log would bury the responses.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    emulator = start_server()
+    try:
+        _fake_aws_environment(emulator.endpoint_url)
+        import boto3
+
+        from meshed_crystal.app import lambda_handler
+        from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
+        from tests.support.platform import build_workshop_platform
+
+        platform = build_workshop_platform(boto3.Session(region_name="us-east-1"))
+        print(f"emulator: {emulator.endpoint_url} (moto server mode, loopback only)")
+        print(f"platform: mesh {platform.mesh_name}, Cloud Map {platform.cloud_map_service_name}"
+              f".{platform.namespace_name}, app task definition {platform.app_task_definition_arn}")
+        failed = 0
+        with ResponseEndpoint() as endpoint:
+            cloudformation = CloudFormation(lambda_handler, endpoint)
+            for path in events:
+                event = json.loads(path.read_text())
+                # The presigned S3 URL of a saved event points at AWS; answer locally instead.
+                event["ResponseURL"] = endpoint.response_url(
+                    str(event.get("StackId")), str(event.get("LogicalResourceId")),
+                    str(event.get("RequestId")))
+                body = cloudformation.invoke(event, remaining_ms=600_000)
+                _print_response(f"{event.get('RequestType')} ({path.name})", body)
+                failed += body["Status"] != "SUCCESS"
+        return 1 if failed else 0
+    finally:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

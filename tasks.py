@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""The project's commands, for a fresh machine with only Python 3.11+.
+
+    python3 tasks.py local [EVENT.json ...]   run the resource locally (no AWS account)
+    python3 tasks.py test                     linters, type checks and the whole test suite
+    python3 tasks.py bench                    benchmarks (figures, not pass/fail)
+
+Each first makes .venv (once, and again when requirements-dev.txt changes) and installs the
+pinned requirements into it, then runs inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+VENV = REPO / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+REQUIREMENTS = [REPO / "requirements-dev.txt", REPO / "handler" / "requirements.txt"]
+STAMP = VENV / ".requirements.sha256"
+
+
+def _digest() -> str:
+    return hashlib.sha256(b"".join(p.read_bytes() for p in REQUIREMENTS)).hexdigest()
+
+
+def ensure_venv() -> None:
+    if STAMP.exists() and STAMP.read_text() == _digest() and PYTHON.exists():
+        return
+    if not PYTHON.exists():
+        print(f"creating {VENV.name} with {sys.executable}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
+    print("installing the pinned requirements (first run takes a few minutes)", flush=True)
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-r", str(REPO / "requirements-dev.txt")], check=True)
+    STAMP.write_text(_digest())
+
+
+def run(*command: str) -> int:
+    print("$", " ".join(command), flush=True)
+    return subprocess.run(command, cwd=REPO, env={**os.environ, "PATH": f"{BIN}{os.pathsep}"
+                                                  f"{os.environ.get('PATH', '')}"}).returncode
+
+
+def local(args: list[str]) -> int:
+    return run(str(PYTHON), "scripts/local_run.py", *args)
+
+
+def test(args: list[str]) -> int:
+    for step in (("ruff", "check", "."), ("mypy",)):
+        code = run(str(BIN / step[0]), *step[1:])
+        if code:
+            return code
+    return run(str(PYTHON), "-m", "pytest", *args)
+
+
+def bench(args: list[str]) -> int:
+    return run(str(PYTHON), "-m", "bench", *args)
+
+
+COMMANDS = {"local": local, "test": test, "bench": bench}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(__doc__)
+        return 2
+    if sys.version_info < (3, 11):
+        print("Python 3.11 or newer is needed")
+        return 2
+    ensure_venv()
+    return COMMANDS[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
