@@ -45,8 +45,11 @@ def ensure_venv() -> None:
 
 def run(*command: str) -> int:
     print("$", " ".join(command), flush=True)
-    return subprocess.run(command, cwd=REPO, env={**os.environ, "PATH": f"{BIN}{os.pathsep}"
-                                                  f"{os.environ.get('PATH', '')}"}).returncode
+    return subprocess.run(
+        command,
+        cwd=REPO,
+        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
+    ).returncode
 
 
 def local(args: list[str]) -> int:
@@ -71,9 +74,6 @@ COMMANDS = {"local": local, "test": test, "bench": bench}
 def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         print(__doc__)
-        return 2
-    if sys.version_info < (3, 11):
-        print("Python 3.11 or newer is needed")
         return 2
     ensure_venv()
     return COMMANDS[sys.argv[1]](sys.argv[2:])

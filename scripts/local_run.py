@@ -23,23 +23,27 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_EVENTS = [REPO / "events" / name for name in ("create.json", "update.json", "delete.json")]
 # Outputs the workshop's stack exported, from the resource's attributes.
-WORKSHOP_OUTPUTS = {"MeshCrystalVSARN": "VirtualServiceArn",
-                    "MeshCrystalVSName": "VirtualServiceName"}
+WORKSHOP_OUTPUTS = {
+    "MeshCrystalVSARN": "VirtualServiceArn",
+    "MeshCrystalVSName": "VirtualServiceName",
+}
 
 
 def _fake_aws_environment(endpoint_url: str) -> None:
     # The function's clients use boto3's standard configuration: pointing them at the emulator
     # is only environment, no code change.
-    os.environ.update({
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    })
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+    )
     os.environ.pop("AWS_PROFILE", None)
 
 
@@ -57,10 +61,12 @@ def _print_response(name: str, body: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("events", nargs="*", type=Path, help="event files (default: the three "
-                        "in events/)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "events", nargs="*", type=Path, help="event files (default: the three in events/)"
+    )
     args = parser.parse_args(argv)
     events = args.events or DEFAULT_EVENTS
     sys.path[:0] = [str(REPO / "handler"), str(REPO)]
@@ -73,15 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _fake_aws_environment(emulator.endpoint_url)
         import boto3
-
         from meshed_crystal.app import lambda_handler
+
         from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
         from tests.support.platform import build_workshop_platform
 
         platform = build_workshop_platform(boto3.Session(region_name="us-east-1"))
         print(f"emulator: {emulator.endpoint_url} (moto server mode, loopback only)")
-        print(f"platform: mesh {platform.mesh_name}, Cloud Map {platform.cloud_map_service_name}"
-              f".{platform.namespace_name}, app task definition {platform.app_task_definition_arn}")
+        print(
+            f"platform: mesh {platform.mesh_name}, Cloud Map {platform.cloud_map_service_name}"
+            f".{platform.namespace_name}, app task definition {platform.app_task_definition_arn}"
+        )
         failed = 0
         with ResponseEndpoint() as endpoint:
             cloudformation = CloudFormation(lambda_handler, endpoint)
@@ -89,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
                 event = json.loads(path.read_text())
                 # The presigned S3 URL of a saved event points at AWS; answer locally instead.
                 event["ResponseURL"] = endpoint.response_url(
-                    str(event.get("StackId")), str(event.get("LogicalResourceId")),
-                    str(event.get("RequestId")))
+                    str(event.get("StackId")),
+                    str(event.get("LogicalResourceId")),
+                    str(event.get("RequestId")),
+                )
                 body = cloudformation.invoke(event, remaining_ms=600_000)
                 _print_response(f"{event.get('RequestType')} ({path.name})", body)
                 failed += body["Status"] != "SUCCESS"

@@ -9,10 +9,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from meshed_crystal import app
 from meshed_crystal.actions import Provider
+from moto import mock_aws
+
 from tests.support import moto_appmesh
 from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
 from tests.support.platform import Platform, build_workshop_platform
@@ -27,8 +27,11 @@ ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test can reach a real AWS account: fake credentials, fixed region, no endpoint."""
     for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
     }.items():
         monkeypatch.setenv(key, value)
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
@@ -50,8 +53,9 @@ def endpoint() -> Iterator[ResponseEndpoint]:
 
 
 @pytest.fixture
-def cfn(platform: Platform, endpoint: ResponseEndpoint,
-        monkeypatch: pytest.MonkeyPatch) -> CloudFormation:
+def cfn(
+    platform: Platform, endpoint: ResponseEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> CloudFormation:
     """CloudFormation driving the real Lambda entry point; its clients are built in this mock."""
     monkeypatch.setattr(app, "provider", Provider(envoy_image=ENVOY_IMAGE))
     return CloudFormation(app.lambda_handler, endpoint)

@@ -111,9 +111,15 @@ def _quiet(physical_id: str) -> None:
 class Provider:
     """The actions layer. AWS adapters are injected (tests) or built lazily (Lambda)."""
 
-    def __init__(self, *, appmesh: AppMesh | None = None, ecs: Ecs | None = None,
-                 cloudmap: CloudMap | None = None, cloudformation: CloudFormation | None = None,
-                 envoy_image: str = DEFAULT_ENVOY_IMAGE) -> None:
+    def __init__(
+        self,
+        *,
+        appmesh: AppMesh | None = None,
+        ecs: Ecs | None = None,
+        cloudmap: CloudMap | None = None,
+        cloudformation: CloudFormation | None = None,
+        envoy_image: str = DEFAULT_ENVOY_IMAGE,
+    ) -> None:
         self.appmesh = appmesh or AppMesh()
         self.ecs = ecs or Ecs()
         self.cloudmap = cloudmap or CloudMap()
@@ -142,8 +148,9 @@ class Provider:
         if props.cloud_map_service_id is not None:
             namespace, service = self.cloudmap.names_by_id(props.cloud_map_service_id)
         else:
-            assert props.cloud_map_namespace_name and props.cloud_map_service_name
-            namespace, service = props.cloud_map_namespace_name, props.cloud_map_service_name
+            # parse_properties guarantees both names when there is no service id.
+            namespace = str(props.cloud_map_namespace_name)
+            service = str(props.cloud_map_service_name)
             self.cloudmap.check_names(namespace, service)
         inline = not isinstance(props.task_definition, str)
         if isinstance(props.task_definition, str):
@@ -162,16 +169,25 @@ class Provider:
         ecs_tags.update(request.owner.tags())
         envoy_image = props.envoy.image or self.envoy_image
         task_definition = taskdef.derive(
-            base, props, family=family, node_arn=node_arn, region=mesh_arn.split(":")[3],
+            base,
+            props,
+            family=family,
+            node_arn=node_arn,
+            region=mesh_arn.split(":")[3],
             default_image=self.envoy_image,
-            tags=[{"key": k, "value": v} for k, v in ecs_tags.items()])
+            tags=[{"key": k, "value": v} for k, v in ecs_tags.items()],
+        )
         return Plan(
             id=PhysicalId(mesh_owner, props.mesh_name, node_name, service_name),
             mesh_arn=mesh_arn,
             node_arn=node_arn,
             service_arn=f"{mesh_arn}/virtualService/{service_name}",
-            node_spec=mesh_spec.node_spec(props, ports=taskdef.listener_ports(base, props),
-                                          namespace_name=namespace, service_name=service),
+            node_spec=mesh_spec.node_spec(
+                props,
+                ports=taskdef.listener_ports(base, props),
+                namespace_name=namespace,
+                service_name=service,
+            ),
             service_spec=mesh_spec.service_spec(node_name),
             task_definition=task_definition,
             digest=ecs_model.digest(task_definition),
@@ -185,32 +201,41 @@ class Provider:
         node = self.appmesh.describe_node(mesh, mesh_owner, pid.node_name)
         node_tags = self._owned_tags(node, owner, f"virtual node {pid.node_name}", mesh)
         service = self.appmesh.describe_service(mesh, mesh_owner, pid.service_name)
-        service_tags = self._owned_tags(service, owner, f"virtual service {pid.service_name}",
-                                        mesh)
+        service_tags = self._owned_tags(service, owner, f"virtual service {pid.service_name}", mesh)
         undo = _Undo()
         try:
             revision, revisions = self._revision(request, plan, node_tags, undo)
             tags = {**plan.user_tags, **owner.tags(), **revision_tags(revisions)}
             if node is None:
                 self.appmesh.create_node(mesh, mesh_owner, pid.node_name, plan.node_spec, tags)
-                undo.add("delete node", lambda: self.appmesh.delete_node(
-                    mesh, mesh_owner, pid.node_name))
+                undo.add(
+                    "delete node", lambda: self.appmesh.delete_node(mesh, mesh_owner, pid.node_name)
+                )
             else:
                 if mesh_spec.pruned(node.get("spec")) != mesh_spec.pruned(plan.node_spec):
                     self.appmesh.update_node(mesh, mesh_owner, pid.node_name, plan.node_spec)
                 self._retag(plan.node_arn, node_tags or {}, tags)
             if service is None:
-                self.appmesh.create_service(mesh, mesh_owner, pid.service_name,
-                                            plan.service_spec, {**plan.user_tags, **owner.tags()})
-                undo.add("delete service", lambda: self.appmesh.delete_service(
-                    mesh, mesh_owner, pid.service_name))
+                self.appmesh.create_service(
+                    mesh,
+                    mesh_owner,
+                    pid.service_name,
+                    plan.service_spec,
+                    {**plan.user_tags, **owner.tags()},
+                )
+                undo.add(
+                    "delete service",
+                    lambda: self.appmesh.delete_service(mesh, mesh_owner, pid.service_name),
+                )
             else:
                 # Also the hand-over of a service name that a replaced node held before.
                 if mesh_spec.provider_node(service.get("spec") or {}) != pid.node_name:
-                    self.appmesh.update_service(mesh, mesh_owner, pid.service_name,
-                                                plan.service_spec)
-                self._retag(plan.service_arn, service_tags or {},
-                            {**plan.user_tags, **owner.tags()})
+                    self.appmesh.update_service(
+                        mesh, mesh_owner, pid.service_name, plan.service_spec
+                    )
+                self._retag(
+                    plan.service_arn, service_tags or {}, {**plan.user_tags, **owner.tags()}
+                )
         except BaseException:
             undo.run()
             raise
@@ -219,8 +244,9 @@ class Provider:
             self.ecs.deregister(old.arn(request.partition, request.region, request.account))
         return Result(str(pid), self._data(request, plan, revision))
 
-    def _owned_tags(self, resource: dict[str, Any] | None, owner: Owner, what: str,
-                    mesh: str) -> dict[str, str] | None:
+    def _owned_tags(
+        self, resource: dict[str, Any] | None, owner: Owner, what: str, mesh: str
+    ) -> dict[str, str] | None:
         if resource is None:
             return None
         tags = self.appmesh.tags(str(resource["metadata"]["arn"])) or {}
@@ -228,11 +254,13 @@ class Provider:
             raise OwnershipError(
                 f"{what} already exists in mesh {mesh} and belongs to {holder(tags)}; "
                 "MeshedCrystal does not take over what it did not create: choose another "
-                "name (VirtualNodeName / VirtualServiceName) or remove the existing one")
+                "name (VirtualNodeName / VirtualServiceName) or remove the existing one"
+            )
         return tags
 
-    def _revision(self, request: Request, plan: Plan, node_tags: dict[str, str] | None,
-                  undo: _Undo) -> tuple[Revision, list[Revision]]:
+    def _revision(
+        self, request: Request, plan: Plan, node_tags: dict[str, str] | None, undo: _Undo
+    ) -> tuple[Revision, list[Revision]]:
         """The revision to run, and the node's revisions afterwards (newest first).
 
         An identical derived task definition reuses its revision: a redelivered Create or a
@@ -259,8 +287,7 @@ class Provider:
 
     def _data(self, request: Request, plan: Plan, revision: Revision) -> dict[str, str]:
         return {
-            "TaskDefinitionArn": revision.arn(request.partition, request.region,
-                                              request.account),
+            "TaskDefinitionArn": revision.arn(request.partition, request.region, request.account),
             "TaskDefinitionFamily": revision.family,
             "TaskDefinitionRevision": str(revision.number),
             "VirtualNodeArn": plan.node_arn,
@@ -280,19 +307,20 @@ class Provider:
         if me is None:
             logger.info("physical id was never issued by this resource; nothing to delete")
             return
-        held = PhysicalId.parse(self.cloudformation.current_physical_id(
-            request.stack_id, request.logical_id))
+        held = PhysicalId.parse(
+            self.cloudformation.current_physical_id(request.stack_id, request.logical_id)
+        )
         if held is None or held == me or not held.same_mesh(me):
             held = None
         owner, mesh, mesh_owner = request.owner, me.mesh_name, me.mesh_owner
-        mesh_arn = (f"arn:{request.partition}:appmesh:{request.region}:{mesh_owner}:"
-                    f"mesh/{mesh}")
+        mesh_arn = f"arn:{request.partition}:appmesh:{request.region}:{mesh_owner}:mesh/{mesh}"
         service = self.appmesh.describe_service(mesh, mesh_owner, me.service_name)
         if service is not None and self._is_mine(service, owner, me.node_name):
             if held is not None and held.service_name == me.service_name:
                 # A failed replacement: the stack holds the old id again; give its name back.
-                self.appmesh.update_service(mesh, mesh_owner, me.service_name,
-                                            mesh_spec.service_spec(held.node_name))
+                self.appmesh.update_service(
+                    mesh, mesh_owner, me.service_name, mesh_spec.service_spec(held.node_name)
+                )
             else:
                 self.appmesh.delete_service(mesh, mesh_owner, me.service_name)
         if held is not None and held.node_name == me.node_name:

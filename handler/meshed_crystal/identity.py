@@ -21,8 +21,10 @@ TAG_STACK = f"{PREFIX}:stack-id"
 TAG_LOGICAL = f"{PREFIX}:logical-id"
 TAG_REVISIONS = f"{PREFIX}:revisions"
 
-_ID = re.compile(r"^meshed-crystal:(?P<owner>\d{12}):(?P<mesh>[^:]+):(?P<node>[^:]+):"
-                 r"(?P<service>[^:]+)$")
+_ID = re.compile(
+    r"^meshed-crystal:(?P<owner>\d{12}):(?P<mesh>[^:]+):(?P<node>[^:]+):"
+    r"(?P<service>[^:]+)$"
+)
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,7 @@ class Revision:
     digest: str
 
     def arn(self, partition: str, region: str, account: str) -> str:
-        return (f"arn:{partition}:ecs:{region}:{account}:task-definition/"
-                f"{self.family}:{self.number}")
+        return f"arn:{partition}:ecs:{region}:{account}:task-definition/{self.family}:{self.number}"
 
 
 def parse_revisions(tags: dict[str, str]) -> list[Revision]:

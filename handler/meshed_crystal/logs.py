@@ -10,12 +10,10 @@ from __future__ import annotations
 import logging
 import re
 
-
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-_SECRET = re.compile(r"(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s\"']+",
-                     re.IGNORECASE)
+_SECRET = re.compile(r"(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s\"']+", re.IGNORECASE)
 _PRESIGNED = re.compile(r"https://[^\s\"']*X-Amz-[^\s\"']*", re.IGNORECASE)
 
 
@@ -36,8 +34,9 @@ class RedactSecrets(logging.Filter):
 
 
 def configure_logging(logger: Logger) -> None:
-    copy_config_to_registered_loggers(source_logger=logger,
-                                      include={"meshed_crystal", "crhelper", "botocore"})
+    copy_config_to_registered_loggers(
+        source_logger=logger, include={"meshed_crystal", "crhelper", "botocore"}
+    )
     for name in (logger.name, "meshed_crystal", "crhelper", "botocore"):
         for handler in logging.getLogger(name).handlers:
             if not any(isinstance(f, RedactSecrets) for f in handler.filters):
@@ -45,5 +44,3 @@ def configure_logging(logger: Logger) -> None:
     # botocore logs every request at DEBUG; it follows the function's level only when asked.
     if logging.getLogger("botocore").level == logging.NOTSET:
         logging.getLogger("botocore").setLevel(logging.WARNING)
-
-

@@ -11,10 +11,14 @@ from typing import Any
 from .properties import Listener, Properties
 
 
-def node_spec(props: Properties, *, ports: tuple[int, ...], namespace_name: str,
-              service_name: str) -> dict[str, Any]:
-    listeners = props.listeners if props.listeners is not None else tuple(
-        Listener(port=port) for port in ports)
+def node_spec(
+    props: Properties, *, ports: tuple[int, ...], namespace_name: str, service_name: str
+) -> dict[str, Any]:
+    listeners = (
+        props.listeners
+        if props.listeners is not None
+        else tuple(Listener(port=port) for port in ports)
+    )
     cloud_map: dict[str, Any] = {"namespaceName": namespace_name, "serviceName": service_name}
     if props.cloud_map_attributes:
         cloud_map["attributes"] = [{"key": k, "value": v} for k, v in props.cloud_map_attributes]
@@ -23,8 +27,9 @@ def node_spec(props: Properties, *, ports: tuple[int, ...], namespace_name: str,
         "serviceDiscovery": {"awsCloudMap": cloud_map},
     }
     if props.backends:
-        spec["backends"] = [{"virtualService": {"virtualServiceName": name}}
-                            for name in props.backends]
+        spec["backends"] = [
+            {"virtualService": {"virtualServiceName": name}} for name in props.backends
+        ]
     if props.access_log_path:
         spec["logging"] = {"accessLog": {"file": {"path": props.access_log_path}}}
     return spec

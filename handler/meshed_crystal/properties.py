@@ -36,9 +36,23 @@ CLOUDFORMATION_KEYS = frozenset({"ServiceToken", "ServiceTimeout"})
 REPLACEMENT_PROPERTIES = ("MeshName", "MeshArn", "VirtualNodeName", "VirtualServiceName")
 
 PROPERTY_NAMES = [
-    "MeshName", "MeshArn", "CloudMapServiceArn", "CloudMapNamespaceName", "CloudMapServiceName",
-    "CloudMapAttributes", "TaskDefinition", "Family", "AppContainerName", "VirtualNodeName",
-    "VirtualServiceName", "Listeners", "Backends", "AccessLogPath", "Proxy", "Envoy", "XRay",
+    "MeshName",
+    "MeshArn",
+    "CloudMapServiceArn",
+    "CloudMapNamespaceName",
+    "CloudMapServiceName",
+    "CloudMapAttributes",
+    "TaskDefinition",
+    "Family",
+    "AppContainerName",
+    "VirtualNodeName",
+    "VirtualServiceName",
+    "Listeners",
+    "Backends",
+    "AccessLogPath",
+    "Proxy",
+    "Envoy",
+    "XRay",
     "Tags",
 ]
 
@@ -47,10 +61,16 @@ ENVOY_LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "critical", "o
 # Tag keys this resource writes itself to recognise what it created (see ``ownership``).
 RESERVED_TAG_PREFIX = "meshed-crystal:"
 # Envoy variables the resource sets from other properties: overriding them would be ambiguous.
-RESERVED_ENVOY_VARIABLES = frozenset({
-    "APPMESH_RESOURCE_ARN", "APPMESH_VIRTUAL_NODE_NAME", "REGION", "ENVOY_LOG_LEVEL",
-    "ENABLE_ENVOY_STATS_TAGS", "ENABLE_ENVOY_XRAY_TRACING",
-})
+RESERVED_ENVOY_VARIABLES = frozenset(
+    {
+        "APPMESH_RESOURCE_ARN",
+        "APPMESH_VIRTUAL_NODE_NAME",
+        "REGION",
+        "ENVOY_LOG_LEVEL",
+        "ENABLE_ENVOY_STATS_TAGS",
+        "ENABLE_ENVOY_XRAY_TRACING",
+    }
+)
 
 # App Mesh resource names are at most 255 characters; ':' separates the parts of our physical
 # id, so names are held to the characters App Mesh and DNS actually use.
@@ -58,11 +78,14 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 _FAMILY = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _MESH_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):appmesh:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"mesh/(?P<name>[^/]+)$")
+    r"mesh/(?P<name>[^/]+)$"
+)
 _CLOUD_MAP_SERVICE_ARN = re.compile(
-    r"^arn:aws[a-z-]*:servicediscovery:[a-z0-9-]+:\d{12}:service/(?P<id>srv-[A-Za-z0-9]+)$")
+    r"^arn:aws[a-z-]*:servicediscovery:[a-z0-9-]+:\d{12}:service/(?P<id>srv-[A-Za-z0-9]+)$"
+)
 _TASK_DEFINITION_ARN = re.compile(
-    r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]{1,255}:\d+$")
+    r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]{1,255}:\d+$"
+)
 _TASK_DEFINITION_REF = re.compile(r"^[A-Za-z0-9_-]{1,255}(:\d+)?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -195,8 +218,11 @@ def _family(value: Any, path: str) -> str:
 def _exactly_one(props: Mapping[str, Any], first: str, second: str) -> None:
     has_first, has_second = props.get(first) is not None, props.get(second) is not None
     if has_first == has_second:
-        fail(first, f"set exactly one of {first} and {second}"
-             f" ({'both are' if has_first else 'neither is'} set)")
+        fail(
+            first,
+            f"set exactly one of {first} and {second}"
+            f" ({'both are' if has_first else 'neither is'} set)",
+        )
 
 
 def _mesh(props: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -206,30 +232,46 @@ def _mesh(props: Mapping[str, Any]) -> tuple[str, str | None]:
     arn = as_str(props["MeshArn"], "MeshArn")
     match = _MESH_ARN.match(arn)
     if not match:
-        fail("MeshArn", f"'{arn}' is not an App Mesh mesh ARN (arn:aws:appmesh:<region>:"
-             "<account>:mesh/<name>)")
+        fail(
+            "MeshArn",
+            f"'{arn}' is not an App Mesh mesh ARN (arn:aws:appmesh:<region>:<account>:mesh/<name>)",
+        )
     return _name(match["name"], "MeshArn"), match["account"]
 
 
 def _cloud_map(props: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
-    by_names = props.get("CloudMapNamespaceName") is not None or \
-        props.get("CloudMapServiceName") is not None
+    by_names = (
+        props.get("CloudMapNamespaceName") is not None
+        or props.get("CloudMapServiceName") is not None
+    )
     if props.get("CloudMapServiceArn") is not None and by_names:
-        fail("CloudMapServiceArn", "set either CloudMapServiceArn or CloudMapNamespaceName with "
-             "CloudMapServiceName, not both")
+        fail(
+            "CloudMapServiceArn",
+            "set either CloudMapServiceArn or CloudMapNamespaceName with "
+            "CloudMapServiceName, not both",
+        )
     if props.get("CloudMapServiceArn") is not None:
         arn = as_str(props["CloudMapServiceArn"], "CloudMapServiceArn")
         match = _CLOUD_MAP_SERVICE_ARN.match(arn)
         if not match:
-            fail("CloudMapServiceArn", f"'{arn}' is not a Cloud Map service ARN "
-                 "(arn:aws:servicediscovery:<region>:<account>:service/srv-…)")
+            fail(
+                "CloudMapServiceArn",
+                f"'{arn}' is not a Cloud Map service ARN "
+                "(arn:aws:servicediscovery:<region>:<account>:service/srv-…)",
+            )
         return match["id"], None, None
     for key in ("CloudMapNamespaceName", "CloudMapServiceName"):
         if props.get(key) is None:
-            fail(key, "required: set CloudMapServiceArn, or both CloudMapNamespaceName and "
-                 "CloudMapServiceName")
-    return (None, as_str(props["CloudMapNamespaceName"], "CloudMapNamespaceName", max_len=1024),
-            as_str(props["CloudMapServiceName"], "CloudMapServiceName", max_len=1024))
+            fail(
+                key,
+                "required: set CloudMapServiceArn, or both CloudMapNamespaceName and "
+                "CloudMapServiceName",
+            )
+    return (
+        None,
+        as_str(props["CloudMapNamespaceName"], "CloudMapNamespaceName", max_len=1024),
+        as_str(props["CloudMapServiceName"], "CloudMapServiceName", max_len=1024),
+    )
 
 
 _ATTRIBUTE_KEY = re.compile(r"^[!-~]{1,255}$")
@@ -250,8 +292,11 @@ def _cloud_map_attributes(value: Any) -> tuple[tuple[str, str], ...]:
 def _task_definition(props: Mapping[str, Any]) -> str | Mapping[str, Any]:
     value = props.get("TaskDefinition")
     if value is None:
-        fail("TaskDefinition", "required: the application's task definition (ARN, "
-             "family:revision or family), or an inline AWS::ECS::TaskDefinition object")
+        fail(
+            "TaskDefinition",
+            "required: the application's task definition (ARN, "
+            "family:revision or family), or an inline AWS::ECS::TaskDefinition object",
+        )
     if isinstance(value, Mapping):
         return ecs_model.cfn_task_definition_to_api(value, "TaskDefinition")
     text = as_str(value, "TaskDefinition")
@@ -288,17 +333,36 @@ def _listener(value: Any, path: str) -> Listener:
         if timeout.get("PerRequestSeconds") is not None:
             if protocol == "tcp":
                 fail(join(tpath, "PerRequestSeconds"), "a tcp listener has only IdleSeconds")
-            per_request = as_int(timeout["PerRequestSeconds"], join(tpath, "PerRequestSeconds"),
-                                 minimum=0, what="a number of seconds")
+            per_request = as_int(
+                timeout["PerRequestSeconds"],
+                join(tpath, "PerRequestSeconds"),
+                minimum=0,
+                what="a number of seconds",
+            )
         if timeout.get("IdleSeconds") is not None:
-            idle = as_int(timeout["IdleSeconds"], join(tpath, "IdleSeconds"), minimum=0,
-                          what="a number of seconds")
+            idle = as_int(
+                timeout["IdleSeconds"],
+                join(tpath, "IdleSeconds"),
+                minimum=0,
+                what="a number of seconds",
+            )
     return Listener(port, protocol, health, per_request, idle)
 
 
 def _health_check(value: Any, path: str, listener_protocol: str) -> HealthCheck:
-    item = as_object(value, path, ["Protocol", "Path", "Port", "IntervalMillis", "TimeoutMillis",
-                                   "HealthyThreshold", "UnhealthyThreshold"])
+    item = as_object(
+        value,
+        path,
+        [
+            "Protocol",
+            "Path",
+            "Port",
+            "IntervalMillis",
+            "TimeoutMillis",
+            "HealthyThreshold",
+            "UnhealthyThreshold",
+        ],
+    )
     protocol = as_enum(item.get("Protocol", listener_protocol), join(path, "Protocol"), PROTOCOLS)
     check_path = None
     if protocol in ("http", "http2"):
@@ -314,22 +378,39 @@ def _health_check(value: Any, path: str, listener_protocol: str) -> HealthCheck:
         protocol=protocol,
         path=check_path,
         port=port,
-        interval_millis=as_int(item.get("IntervalMillis", 5000), join(path, "IntervalMillis"),
-                               minimum=5000, maximum=300000, what="milliseconds"),
-        timeout_millis=as_int(item.get("TimeoutMillis", 2000), join(path, "TimeoutMillis"),
-                              minimum=2000, maximum=60000, what="milliseconds"),
-        healthy_threshold=as_int(item.get("HealthyThreshold", 2), join(path, "HealthyThreshold"),
-                                 minimum=2, maximum=10),
-        unhealthy_threshold=as_int(item.get("UnhealthyThreshold", 2),
-                                   join(path, "UnhealthyThreshold"), minimum=2, maximum=10),
+        interval_millis=as_int(
+            item.get("IntervalMillis", 5000),
+            join(path, "IntervalMillis"),
+            minimum=5000,
+            maximum=300000,
+            what="milliseconds",
+        ),
+        timeout_millis=as_int(
+            item.get("TimeoutMillis", 2000),
+            join(path, "TimeoutMillis"),
+            minimum=2000,
+            maximum=60000,
+            what="milliseconds",
+        ),
+        healthy_threshold=as_int(
+            item.get("HealthyThreshold", 2), join(path, "HealthyThreshold"), minimum=2, maximum=10
+        ),
+        unhealthy_threshold=as_int(
+            item.get("UnhealthyThreshold", 2),
+            join(path, "UnhealthyThreshold"),
+            minimum=2,
+            maximum=10,
+        ),
     )
 
 
 def _backends(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
-    names = tuple(_name(item, join("Backends", i))
-                  for i, item in enumerate(as_list(value, "Backends", max_items=50)))
+    names = tuple(
+        _name(item, join("Backends", i))
+        for i, item in enumerate(as_list(value, "Backends", max_items=50))
+    )
     for i, name in enumerate(names):
         if name in names[:i]:
             fail(join("Backends", i), f"'{name}' is listed twice")
@@ -344,16 +425,28 @@ def _access_log(value: Any) -> str | None:
 
 
 def _proxy(value: Any, path: str) -> ProxySettings:
-    item = as_object(value, path, ["AppPorts", "ProxyIngressPort", "ProxyEgressPort",
-                                   "EgressIgnoredIPs", "EgressIgnoredPorts", "IgnoredUID",
-                                   "IgnoredGID"])
+    item = as_object(
+        value,
+        path,
+        [
+            "AppPorts",
+            "ProxyIngressPort",
+            "ProxyEgressPort",
+            "EgressIgnoredIPs",
+            "EgressIgnoredPorts",
+            "IgnoredUID",
+            "IgnoredGID",
+        ],
+    )
     defaults = ProxySettings()
 
     def ports(key: str) -> tuple[int, ...] | None:
         if item.get(key) is None:
             return None
-        return tuple(as_port(p, join(join(path, key), i))
-                     for i, p in enumerate(as_list(item[key], join(path, key))))
+        return tuple(
+            as_port(p, join(join(path, key), i))
+            for i, p in enumerate(as_list(item[key], join(path, key)))
+        )
 
     app_ports = ports("AppPorts")
     if app_ports == ():
@@ -361,8 +454,9 @@ def _proxy(value: Any, path: str) -> ProxySettings:
     ignored_ips = defaults.egress_ignored_ips
     if item.get("EgressIgnoredIPs") is not None:
         key = join(path, "EgressIgnoredIPs")
-        ignored_ips = tuple(_ip(ip, join(key, i)) for i, ip in
-                            enumerate(as_list(item["EgressIgnoredIPs"], key)))
+        ignored_ips = tuple(
+            _ip(ip, join(key, i)) for i, ip in enumerate(as_list(item["EgressIgnoredIPs"], key))
+        )
     ingress = _optional_port(item, path, "ProxyIngressPort", defaults.ingress_port)
     egress = _optional_port(item, path, "ProxyEgressPort", defaults.egress_port)
     if ingress == egress:
@@ -373,10 +467,15 @@ def _proxy(value: Any, path: str) -> ProxySettings:
         egress_port=egress,
         egress_ignored_ips=ignored_ips,
         egress_ignored_ports=ports("EgressIgnoredPorts") or (),
-        ignored_uid=as_int(item.get("IgnoredUID", defaults.ignored_uid), join(path, "IgnoredUID"),
-                           minimum=0, what="a user id"),
-        ignored_gid=None if item.get("IgnoredGID") is None else as_int(
-            item["IgnoredGID"], join(path, "IgnoredGID"), minimum=0, what="a group id"),
+        ignored_uid=as_int(
+            item.get("IgnoredUID", defaults.ignored_uid),
+            join(path, "IgnoredUID"),
+            minimum=0,
+            what="a user id",
+        ),
+        ignored_gid=None
+        if item.get("IgnoredGID") is None
+        else as_int(item["IgnoredGID"], join(path, "IgnoredGID"), minimum=0, what="a group id"),
     )
 
 
@@ -394,8 +493,20 @@ def _ip(value: Any, path: str) -> str:
 
 
 def _envoy(value: Any, path: str) -> EnvoySettings:
-    item = as_object(value, path, ["Image", "LogLevel", "Cpu", "MemoryReservation", "StatsTags",
-                                   "LogGroupName", "LogStreamPrefix", "Environment"])
+    item = as_object(
+        value,
+        path,
+        [
+            "Image",
+            "LogLevel",
+            "Cpu",
+            "MemoryReservation",
+            "StatsTags",
+            "LogGroupName",
+            "LogStreamPrefix",
+            "Environment",
+        ],
+    )
     defaults = EnvoySettings()
     environment: dict[str, str] = {}
     if item.get("Environment") is not None:
@@ -408,17 +519,25 @@ def _envoy(value: Any, path: str) -> EnvoySettings:
                 fail(where, "is set by the resource itself (use the matching Envoy property)")
     return EnvoySettings(
         image=None if item.get("Image") is None else as_str(item["Image"], join(path, "Image")),
-        log_level=as_enum(item.get("LogLevel", defaults.log_level), join(path, "LogLevel"),
-                          ENVOY_LOG_LEVELS),
-        cpu=None if item.get("Cpu") is None else as_int(item["Cpu"], join(path, "Cpu"),
-                                                         minimum=0, what="CPU units"),
-        memory_reservation=as_int(item.get("MemoryReservation", defaults.memory_reservation),
-                                  join(path, "MemoryReservation"), minimum=6, what="MiB (>= 6)"),
+        log_level=as_enum(
+            item.get("LogLevel", defaults.log_level), join(path, "LogLevel"), ENVOY_LOG_LEVELS
+        ),
+        cpu=None
+        if item.get("Cpu") is None
+        else as_int(item["Cpu"], join(path, "Cpu"), minimum=0, what="CPU units"),
+        memory_reservation=as_int(
+            item.get("MemoryReservation", defaults.memory_reservation),
+            join(path, "MemoryReservation"),
+            minimum=6,
+            what="MiB (>= 6)",
+        ),
         stats_tags=as_bool(item.get("StatsTags", True), join(path, "StatsTags")),
-        log_group_name=None if item.get("LogGroupName") is None else as_str(
-            item["LogGroupName"], join(path, "LogGroupName"), max_len=512),
-        log_stream_prefix=as_str(item.get("LogStreamPrefix", defaults.log_stream_prefix),
-                                 join(path, "LogStreamPrefix")),
+        log_group_name=None
+        if item.get("LogGroupName") is None
+        else as_str(item["LogGroupName"], join(path, "LogGroupName"), max_len=512),
+        log_stream_prefix=as_str(
+            item.get("LogStreamPrefix", defaults.log_stream_prefix), join(path, "LogStreamPrefix")
+        ),
         environment=tuple(sorted(environment.items())),
     )
 
@@ -433,8 +552,12 @@ def _xray(value: Any) -> XRaySettings:
     return XRaySettings(
         enabled=as_bool(item.get("Enabled", True), "XRay.Enabled"),
         image=as_str(item.get("Image", defaults.image), "XRay.Image"),
-        memory_reservation=as_int(item.get("MemoryReservation", defaults.memory_reservation),
-                                  "XRay.MemoryReservation", minimum=6, what="MiB (>= 6)"),
+        memory_reservation=as_int(
+            item.get("MemoryReservation", defaults.memory_reservation),
+            "XRay.MemoryReservation",
+            minimum=6,
+            what="MiB (>= 6)",
+        ),
     )
 
 
@@ -454,8 +577,7 @@ def _tags(value: Any) -> tuple[tuple[str, str], ...]:
             fail(join(path, "Key"), f"'{key}' uses a reserved prefix (aws:, {RESERVED_TAG_PREFIX})")
         if key in tags:
             fail(join(path, "Key"), f"'{key}' is given twice")
-        tags[key] = as_str(tag.get("Value", ""), join(path, "Value"), allow_empty=True,
-                           max_len=256)
+        tags[key] = as_str(tag.get("Value", ""), join(path, "Value"), allow_empty=True, max_len=256)
     return tuple(tags.items())
 
 
@@ -470,4 +592,4 @@ def replacement_changes(old: Properties, new: Properties) -> list[str]:
     return [name for name, (a, b) in pairs.items() if a != b]
 
 
-__all__ = ["PropertyError", "Properties", "parse_properties"]
+__all__ = ["Properties", "PropertyError", "parse_properties"]

@@ -29,8 +29,14 @@ logger = logging.getLogger(__name__)
 SUCCESS = "SUCCESS"
 FAILED = "FAILED"
 REQUEST_TYPES = ("Create", "Update", "Delete")
-REQUIRED_KEYS = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId",
-                 "ResourceType")
+REQUIRED_KEYS = (
+    "RequestType",
+    "ResponseURL",
+    "StackId",
+    "RequestId",
+    "LogicalResourceId",
+    "ResourceType",
+)
 # CloudFormation rejects a response body over 4096 bytes; the Reason is what gets shortened.
 MAX_BODY_BYTES = 4096
 # Seconds before the Lambda's deadline at which a FAILED "timed out" is sent: room for the PUT.
@@ -55,14 +61,19 @@ def put_response(url: str, body: bytes, deadline: float) -> bool:
             connection = http.client.HTTPSConnection(parts.netloc, timeout=10)
             try:
                 # S3 presigned PUT: the signature covers an empty content-type.
-                connection.request("PUT", path, body=body, headers={
-                    "content-type": "", "content-length": str(len(body))})
+                connection.request(
+                    "PUT",
+                    path,
+                    body=body,
+                    headers={"content-type": "", "content-length": str(len(body))},
+                )
                 status = connection.getresponse().status
             finally:
                 connection.close()
         except (OSError, http.client.HTTPException) as error:
-            logger.warning("response PUT failed", extra={"attempt": attempt,
-                                                          "error": type(error).__name__})
+            logger.warning(
+                "response PUT failed", extra={"attempt": attempt, "error": type(error).__name__}
+            )
         if status is not None and 200 <= status < 300:
             logger.info("response delivered", extra={"attempt": attempt, "http_status": status})
             return True
@@ -71,8 +82,7 @@ def put_response(url: str, body: bytes, deadline: float) -> bool:
             logger.error("response rejected", extra={"http_status": status})
             return False
         if status is not None:
-            logger.warning("response PUT failed", extra={"attempt": attempt,
-                                                          "http_status": status})
+            logger.warning("response PUT failed", extra={"attempt": attempt, "http_status": status})
         if attempt == PUT_ATTEMPTS or time.monotonic() + delay >= deadline:
             break
         time.sleep(delay)
@@ -95,11 +105,12 @@ def malformed(event: Any) -> str | None:
     return None
 
 
-class Resource(CfnResource):  # type: ignore[misc]
+class Resource(CfnResource):
     """One response per invocation, before the deadline, whatever happens."""
 
-    def __init__(self, *, fallback_id: Callable[[Mapping[str, Any]], str],
-                 sender: Sender = put_response) -> None:
+    def __init__(
+        self, *, fallback_id: Callable[[Mapping[str, Any]], str], sender: Sender = put_response
+    ) -> None:
         # CfnResource.__init__ is deliberately not called: it builds polling clients and sets up
         # DEBUG logging of whole events. These are the attributes crhelper's methods read.
         self._create_func = self._update_func = self._delete_func = None
@@ -133,12 +144,16 @@ class Resource(CfnResource):  # type: ignore[misc]
             self._reject(event, problem)
             return
         try:
-            self._crhelper_init(event, context)
-            self._cfn_response(event)
+            # crhelper's own steps: set up the request, run the function, shape the response.
+            self._crhelper_init(event, context)  # type: ignore[attr-defined]
+            self._cfn_response(event)  # type: ignore[attr-defined]
         except Exception as error:  # a bug in this module: still exactly one response
             logger.exception("unexpected failure")
-            self._send(FAILED, f"Internal error ({type(error).__name__}); see the function's "
-                       f"logs for request {event.get('RequestId')}")
+            self._send(
+                FAILED,
+                f"Internal error ({type(error).__name__}); see the function's "
+                f"logs for request {event.get('RequestId')}",
+            )
         finally:
             if self._timer is not None:
                 self._timer.cancel()
@@ -160,8 +175,7 @@ class Resource(CfnResource):  # type: ignore[misc]
         self.StackId = str(event.get("StackId", ""))
         self.RequestId = str(event.get("RequestId", ""))
         self.LogicalResourceId = str(event.get("LogicalResourceId", ""))
-        self.PhysicalResourceId = str(event.get("PhysicalResourceId") or
-                                      self._fallback_id(event))
+        self.PhysicalResourceId = str(event.get("PhysicalResourceId") or self._fallback_id(event))
         self.Data = {}
         self._send(FAILED, f"Malformed request: {problem}")
 
@@ -174,14 +188,20 @@ class Resource(CfnResource):  # type: ignore[misc]
     def _timeout(self) -> None:
         logger.error("about to time out; sending FAILED")
         self.PhysicalResourceId = self._current_id()
-        self._send(FAILED, "Timed out before the work finished; the Delete that CloudFormation "
-                   "sends next removes what was created")
+        self._send(
+            FAILED,
+            "Timed out before the work finished; the Delete that CloudFormation "
+            "sends next removes what was created",
+        )
 
     def _current_id(self) -> str:
         # An Update or Delete keeps the id it came with: a failed Update's id is ignored by
         # CloudFormation, which rolls back with the id it holds.
-        return (str(self._event.get("PhysicalResourceId") or "") or self._known_id
-                or self._fallback_id(self._event))
+        return (
+            str(self._event.get("PhysicalResourceId") or "")
+            or self._known_id
+            or self._fallback_id(self._event)
+        )
 
     def _wrap_function(self, func: Callable[[dict[str, Any], Any], Any] | None) -> None:
         try:
@@ -193,15 +213,16 @@ class Resource(CfnResource):  # type: ignore[misc]
         except Exception as error:
             logger.exception("unexpected failure")
             self.Status = FAILED
-            self.Reason = (f"Internal error ({type(error).__name__}: {error}); see the "
-                           f"function's logs for request {self.RequestId}")
+            self.Reason = (
+                f"Internal error ({type(error).__name__}: {error}); see the "
+                f"function's logs for request {self.RequestId}"
+            )
             self.PhysicalResourceId = self._current_id()
 
     def generate_physical_id(self, event: Mapping[str, Any]) -> str:
         return self._fallback_id(event)
 
-    def _send(self, status: str | None = None, reason: str = "",
-              send_response: Any = None) -> None:
+    def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
         with self._lock:
             if self._sent:
                 logger.warning("a response was already sent for this request; not sending another")
@@ -219,9 +240,14 @@ class Resource(CfnResource):  # type: ignore[misc]
         }
         if body["Status"] == SUCCESS:
             body["Reason"] = ""
-        logger.info("sending response", extra={"status": body["Status"],
-                                                "physical_id": body["PhysicalResourceId"],
-                                                "reason": body["Reason"]})
+        logger.info(
+            "sending response",
+            extra={
+                "status": body["Status"],
+                "physical_id": body["PhysicalResourceId"],
+                "reason": body["Reason"],
+            },
+        )
         self._sender(self._response_url, encode(body), self._deadline)
 
 

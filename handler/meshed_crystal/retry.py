@@ -21,10 +21,17 @@ from .errors import ThrottledError
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-THROTTLING_CODES = frozenset({
-    "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
-    "ThrottledException", "RequestThrottled", "LimitExceededException",
-})
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ThrottledException",
+        "RequestThrottled",
+        "LimitExceededException",
+    }
+)
 _deadline: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=float("inf"))
 # Lets tests and benchmarks observe retries without mocking: called with (operation, code).
 on_retry: list[Callable[[str, str], None]] = []
@@ -54,8 +61,11 @@ def is_throttle(error: Exception) -> bool:
     message = str(error.response.get("Error", {}).get("Message", ""))
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     # ECS answers simultaneous registrations in one family with a ClientException.
-    return (code in THROTTLING_CODES or "Too many concurrent attempts" in message
-            or int(status) in (500, 502, 503, 504))
+    return (
+        code in THROTTLING_CODES
+        or "Too many concurrent attempts" in message
+        or int(status) in (500, 502, 503, 504)
+    )
 
 
 def call(operation: str, fn: Callable[[], T]) -> T:
@@ -68,14 +78,17 @@ def call(operation: str, fn: Callable[[], T]) -> T:
                 raise
             attempt += 1
             # Full jitter: parallel resources (one stack, many Custom::MeshedCrystal) spread out.
-            delay = random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2 ** attempt))
+            delay = random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2**attempt))
             code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
             if remaining() - delay <= 0:
                 raise ThrottledError(
                     f"{operation} was throttled by AWS ({code}) {attempt} times and the time "
-                    "budget ran out; retry the stack operation later") from error
-            logger.info("throttled, retrying", extra={"operation": operation, "code": code,
-                                                       "attempt": attempt})
+                    "budget ran out; retry the stack operation later"
+                ) from error
+            logger.info(
+                "throttled, retrying",
+                extra={"operation": operation, "code": code, "attempt": attempt},
+            )
             for hook in on_retry:
                 hook(operation, code)
             time.sleep(delay)

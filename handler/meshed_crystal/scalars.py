@@ -40,8 +40,14 @@ def as_str(value: Any, path: str, *, allow_empty: bool = False, max_len: int | N
     return text
 
 
-def as_int(value: Any, path: str, *, minimum: int | None = None, maximum: int | None = None,
-           what: str = "an integer") -> int:
+def as_int(
+    value: Any,
+    path: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    what: str = "an integer",
+) -> int:
     if isinstance(value, bool):
         fail(path, f"{value!r} is not {what}")
     if isinstance(value, int):
@@ -50,8 +56,10 @@ def as_int(value: Any, path: str, *, minimum: int | None = None, maximum: int | 
         number = int(value.strip())
     else:
         fail(path, f"{type_name(value)} is not {what}")
-    if minimum is not None and number < minimum or maximum is not None and number > maximum:
-        bounds = f"{minimum if minimum is not None else '…'}-{maximum if maximum is not None else '…'}"
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        bounds = (
+            f"{minimum if minimum is not None else '…'}-{maximum if maximum is not None else '…'}"
+        )
         fail(path, f"'{value}' is not {what} ({bounds})")
     return number
 
@@ -108,8 +116,9 @@ def check_keys(value: Mapping[str, Any], allowed: list[str], path: str) -> None:
 
 def as_string_map(value: Any, path: str) -> dict[str, str]:
     mapping = as_object(value, path)
-    return {as_str(k, path): as_str(v, join(path, str(k)), allow_empty=True)
-            for k, v in mapping.items()}
+    return {
+        as_str(k, path): as_str(v, join(path, str(k)), allow_empty=True) for k, v in mapping.items()
+    }
 
 
 def join(path: str, key: str | int) -> str:

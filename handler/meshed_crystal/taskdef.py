@@ -29,48 +29,72 @@ def app_container(base: Mapping[str, Any], props: Properties) -> Mapping[str, An
                 break
         else:
             names = ", ".join(str(c.get("name")) for c in containers) or "none"
-            raise PropertyError("AppContainerName", f"'{props.app_container_name}' is not a "
-                                f"container of the task definition (containers: {names})")
+            raise PropertyError(
+                "AppContainerName",
+                f"'{props.app_container_name}' is not a "
+                f"container of the task definition (containers: {names})",
+            )
     else:
         with_ports = [c for c in containers if c.get("portMappings")]
         if len(with_ports) != 1:
-            raise PropertyError("AppContainerName", "required: the task definition has "
-                                f"{len(with_ports)} containers that map a port, not exactly one")
+            raise PropertyError(
+                "AppContainerName",
+                "required: the task definition has "
+                f"{len(with_ports)} containers that map a port, not exactly one",
+            )
         container = with_ports[0]
     if container.get("essential", True) is False:
-        raise PropertyError("AppContainerName", f"container '{container.get('name')}' is not "
-                            "essential; Envoy must proxy an essential container")
+        raise PropertyError(
+            "AppContainerName",
+            f"container '{container.get('name')}' is not "
+            "essential; Envoy must proxy an essential container",
+        )
     return container
 
 
 def app_ports(base: Mapping[str, Any], props: Properties) -> tuple[int, ...]:
     container = app_container(base, props)
-    return tuple(int(m["containerPort"]) for m in container.get("portMappings") or []
-                 if m.get("containerPort") is not None)
+    return tuple(
+        int(m["containerPort"])
+        for m in container.get("portMappings") or []
+        if m.get("containerPort") is not None
+    )
 
 
 def check_base(base: Mapping[str, Any], props: Properties) -> None:
     """The rules of DESIGN §2 that need the application's task definition."""
     mode = base.get("networkMode")
     if mode != "awsvpc":
-        raise PropertyError("TaskDefinition", f"network mode is '{mode or 'bridge'}'; App Mesh "
-                            "on ECS requires awsvpc")
+        raise PropertyError(
+            "TaskDefinition",
+            f"network mode is '{mode or 'bridge'}'; App Mesh on ECS requires awsvpc",
+        )
     if base.get("proxyConfiguration"):
-        raise PropertyError("TaskDefinition", "already has a proxy configuration; give the "
-                            "application's task definition without Envoy")
+        raise PropertyError(
+            "TaskDefinition",
+            "already has a proxy configuration; give the "
+            "application's task definition without Envoy",
+        )
     for container in base.get("containerDefinitions") or []:
         image = str(container.get("image", ""))
         if container.get("name") == ENVOY or "aws-appmesh-envoy" in image:
-            raise PropertyError("TaskDefinition", f"already has an Envoy container "
-                                f"('{container.get('name')}'); give it without Envoy")
+            raise PropertyError(
+                "TaskDefinition",
+                f"already has an Envoy container "
+                f"('{container.get('name')}'); give it without Envoy",
+            )
         if props.xray.enabled and container.get("name") == XRAY:
-            raise PropertyError("TaskDefinition", "already has a container named 'xray'; "
-                                "XRay adds its own")
+            raise PropertyError(
+                "TaskDefinition", "already has a container named 'xray'; XRay adds its own"
+            )
     sidecars = 1 + (1 if props.xray.enabled else 0)
     count = len(base.get("containerDefinitions") or [])
     if count + sidecars > MAX_CONTAINERS:
-        raise PropertyError("TaskDefinition", f"has {count} containers; with the {sidecars} "
-                            f"sidecar(s) that is more than ECS's {MAX_CONTAINERS}")
+        raise PropertyError(
+            "TaskDefinition",
+            f"has {count} containers; with the {sidecars} "
+            f"sidecar(s) that is more than ECS's {MAX_CONTAINERS}",
+        )
     app_container(base, props)
 
 
@@ -83,8 +107,11 @@ def proxied_family(props: Properties, base_family: str, inline: bool) -> str:
     else:
         family = f"{base_family}-mesh"
     if not inline and family == base_family:
-        raise PropertyError("Family", f"'{family}' is the application's own family; the "
-                            "proxied revisions need a family of their own")
+        raise PropertyError(
+            "Family",
+            f"'{family}' is the application's own family; the "
+            "proxied revisions need a family of their own",
+        )
     return family
 
 
@@ -108,8 +135,9 @@ def _proxy_configuration(props: Properties, ports: tuple[int, ...]) -> dict[str,
     }
 
 
-def _envoy_container(props: Properties, app: Mapping[str, Any], node_arn: str, region: str,
-                     default_image: str) -> dict[str, Any]:
+def _envoy_container(
+    props: Properties, app: Mapping[str, Any], node_arn: str, region: str, default_image: str
+) -> dict[str, Any]:
     envoy = props.envoy
     environment = {
         "APPMESH_RESOURCE_ARN": node_arn,
@@ -144,8 +172,9 @@ def _envoy_container(props: Properties, app: Mapping[str, Any], node_arn: str, r
     return container
 
 
-def _envoy_log_configuration(props: Properties, app: Mapping[str, Any],
-                             region: str) -> dict[str, Any] | None:
+def _envoy_log_configuration(
+    props: Properties, app: Mapping[str, Any], region: str
+) -> dict[str, Any] | None:
     """awslogs into the app container's log group (or Envoy.LogGroupName).
 
     Without either there is no log group the resource may assume exists, so Envoy then keeps
@@ -179,8 +208,16 @@ def _xray_container(props: Properties) -> dict[str, Any]:
     }
 
 
-def derive(base: Mapping[str, Any], props: Properties, *, family: str, node_arn: str,
-           region: str, default_image: str, tags: list[dict[str, str]]) -> dict[str, Any]:
+def derive(
+    base: Mapping[str, Any],
+    props: Properties,
+    *,
+    family: str,
+    node_arn: str,
+    region: str,
+    default_image: str,
+    tags: list[dict[str, str]],
+) -> dict[str, Any]:
     """RegisterTaskDefinition keyword arguments of the proxied revision."""
     check_base(base, props)
     app = app_container(base, props)
@@ -190,8 +227,9 @@ def derive(base: Mapping[str, Any], props: Properties, *, family: str, node_arn:
     containers: list[dict[str, Any]] = []
     for container in request.get("containerDefinitions") or []:
         if container.get("name") == app.get("name"):
-            depends = [d for d in container.get("dependsOn") or []
-                       if d.get("containerName") != ENVOY]
+            depends = [
+                d for d in container.get("dependsOn") or [] if d.get("containerName") != ENVOY
+            ]
             container["dependsOn"] = [*depends, {"containerName": ENVOY, "condition": "HEALTHY"}]
         containers.append(container)
     containers.append(_envoy_container(props, app, node_arn, region, default_image))

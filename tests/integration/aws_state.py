@@ -12,7 +12,9 @@ MESH = "ecs-mesh"
 def node(name: str, mesh: str = MESH) -> dict[str, Any] | None:
     client = boto3.client("appmesh")
     try:
-        return dict(client.describe_virtual_node(meshName=mesh, virtualNodeName=name)["virtualNode"])
+        return dict(
+            client.describe_virtual_node(meshName=mesh, virtualNodeName=name)["virtualNode"]
+        )
     except client.exceptions.NotFoundException:
         return None
 
@@ -20,8 +22,11 @@ def node(name: str, mesh: str = MESH) -> dict[str, Any] | None:
 def service(name: str, mesh: str = MESH) -> dict[str, Any] | None:
     client = boto3.client("appmesh")
     try:
-        return dict(client.describe_virtual_service(
-            meshName=mesh, virtualServiceName=name)["virtualService"])
+        return dict(
+            client.describe_virtual_service(meshName=mesh, virtualServiceName=name)[
+                "virtualService"
+            ]
+        )
     except client.exceptions.NotFoundException:
         return None
 
@@ -43,9 +48,12 @@ def service_names(mesh: str = MESH) -> list[str]:
 
 def task_definition(arn: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
     response = boto3.client("ecs").describe_task_definition(taskDefinition=arn, include=["TAGS"])
-    return dict(response["taskDefinition"]), list(response.get("tags", []))
+    tags = [{"key": t["key"], "value": t["value"]} for t in response.get("tags", [])]
+    return dict(response["taskDefinition"]), tags
 
 
 def active_revisions(family: str) -> list[str]:
     response = boto3.client("ecs").list_task_definitions(familyPrefix=family, status="ACTIVE")
-    return [a for a in response["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == family]
+    return [
+        a for a in response["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == family
+    ]

@@ -19,9 +19,18 @@ from tests.support.platform import Platform
 
 NODE = "ecsdemo-crystal"
 SERVICE = "ecsdemo-crystal.service.local"
-ATTRIBUTES = ("TaskDefinitionArn", "TaskDefinitionFamily", "TaskDefinitionRevision",
-              "VirtualNodeArn", "VirtualNodeName", "VirtualServiceArn", "VirtualServiceName",
-              "MeshName", "MeshArn", "EnvoyImage")
+ATTRIBUTES = (
+    "TaskDefinitionArn",
+    "TaskDefinitionFamily",
+    "TaskDefinitionRevision",
+    "VirtualNodeArn",
+    "VirtualNodeName",
+    "VirtualServiceArn",
+    "VirtualServiceName",
+    "MeshName",
+    "MeshArn",
+    "EnvoyImage",
+)
 
 
 def workshop(platform: Platform, **changes: Any) -> dict[str, Any]:
@@ -62,7 +71,8 @@ def test_create_workshop_returns_every_attribute(cfn: CloudFormation, platform: 
     body = cfn.create("Crystal", workshop(platform))
     data = ok(body)
     assert body["PhysicalResourceId"] == (
-        "meshed-crystal:123456789012:ecs-mesh:ecsdemo-crystal:ecsdemo-crystal.service.local")
+        "meshed-crystal:123456789012:ecs-mesh:ecsdemo-crystal:ecsdemo-crystal.service.local"
+    )
     assert sorted(data) == sorted(ATTRIBUTES)
     assert all(isinstance(v, str) for v in data.values())
     assert data["VirtualServiceName"] == SERVICE
@@ -74,20 +84,32 @@ def test_create_workshop_returns_every_attribute(cfn: CloudFormation, platform: 
     assert data["TaskDefinitionFamily"] == "ecsdemo-crystal-mesh"
     assert data["TaskDefinitionRevision"] == "1"
     assert data["TaskDefinitionArn"] == (
-        "arn:aws:ecs:us-east-1:123456789012:task-definition/ecsdemo-crystal-mesh:1")
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/ecsdemo-crystal-mesh:1"
+    )
     assert data["EnvoyImage"] == ENVOY_IMAGE
 
 
-def test_create_builds_the_workshop_node_and_service(cfn: CloudFormation,
-                                                     platform: Platform) -> None:
-    ok(cfn.create("Crystal", workshop(platform, CloudMapAttributes={
-        "ECS_TASK_DEFINITION_FAMILY": "ecsdemo-crystal-mesh"})))
+def test_create_builds_the_workshop_node_and_service(
+    cfn: CloudFormation, platform: Platform
+) -> None:
+    ok(
+        cfn.create(
+            "Crystal",
+            workshop(
+                platform, CloudMapAttributes={"ECS_TASK_DEFINITION_FAMILY": "ecsdemo-crystal-mesh"}
+            ),
+        )
+    )
     node = aws_state.node(NODE)
     assert node is not None
     assert node["spec"]["listeners"] == [{"portMapping": {"port": 3000, "protocol": "http"}}]
-    assert node["spec"]["serviceDiscovery"] == {"awsCloudMap": {
-        "namespaceName": "service.local", "serviceName": "ecsdemo-crystal",
-        "attributes": [{"key": "ECS_TASK_DEFINITION_FAMILY", "value": "ecsdemo-crystal-mesh"}]}}
+    assert node["spec"]["serviceDiscovery"] == {
+        "awsCloudMap": {
+            "namespaceName": "service.local",
+            "serviceName": "ecsdemo-crystal",
+            "attributes": [{"key": "ECS_TASK_DEFINITION_FAMILY", "value": "ecsdemo-crystal-mesh"}],
+        }
+    }
     assert node["spec"]["logging"] == {"accessLog": {"file": {"path": "/dev/stdout"}}}
     assert not node["spec"].get("backends")
     service = aws_state.service(SERVICE)
@@ -95,8 +117,9 @@ def test_create_builds_the_workshop_node_and_service(cfn: CloudFormation,
     assert service["spec"] == {"provider": {"virtualNode": {"virtualNodeName": NODE}}}
 
 
-def test_proxied_task_definition_is_exactly_design_section_3(cfn: CloudFormation,
-                                                            platform: Platform) -> None:
+def test_proxied_task_definition_is_exactly_design_section_3(
+    cfn: CloudFormation, platform: Platform
+) -> None:
     data = ok(cfn.create("Crystal", workshop(platform)))
     proxied, proxied_tags = aws_state.task_definition(data["TaskDefinitionArn"])
     base, _ = aws_state.task_definition(platform.app_task_definition_arn)
@@ -105,8 +128,12 @@ def test_proxied_task_definition_is_exactly_design_section_3(cfn: CloudFormation
     assert proxied["proxyConfiguration"]["type"] == "APPMESH"
     assert proxied["proxyConfiguration"]["containerName"] == "envoy"
     assert proxy_properties(proxied) == {
-        "IgnoredUID": "1337", "ProxyIngressPort": "15000", "ProxyEgressPort": "15001",
-        "AppPorts": "3000", "EgressIgnoredIPs": "169.254.170.2,169.254.169.254"}
+        "IgnoredUID": "1337",
+        "ProxyIngressPort": "15000",
+        "ProxyEgressPort": "15001",
+        "AppPorts": "3000",
+        "EgressIgnoredIPs": "169.254.170.2,169.254.169.254",
+    }
     envoy = envoy_of(proxied)
     assert envoy["image"] == ENVOY_IMAGE
     assert envoy["essential"] is True
@@ -115,22 +142,41 @@ def test_proxied_task_definition_is_exactly_design_section_3(cfn: CloudFormation
     assert envoy["ulimits"] == [{"name": "nofile", "softLimit": 15000, "hardLimit": 15000}]
     assert env(envoy) == {
         "APPMESH_RESOURCE_ARN": f"{platform.mesh_arn}/virtualNode/{NODE}",
-        "REGION": "us-east-1", "ENVOY_LOG_LEVEL": "info", "ENABLE_ENVOY_STATS_TAGS": "1"}
+        "REGION": "us-east-1",
+        "ENVOY_LOG_LEVEL": "info",
+        "ENABLE_ENVOY_STATS_TAGS": "1",
+    }
     assert envoy["healthCheck"] == {
-        "command": ["CMD-SHELL",
-                    "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE"],
-        "interval": 5, "timeout": 10, "retries": 10}
-    assert envoy["logConfiguration"] == {"logDriver": "awslogs", "options": {
-        "awslogs-group": "ecsdemo-crystal", "awslogs-region": "us-east-1",
-        "awslogs-stream-prefix": "/mesh-envoy-container"}}
+        "command": [
+            "CMD-SHELL",
+            "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE",
+        ],
+        "interval": 5,
+        "timeout": 10,
+        "retries": 10,
+    }
+    assert envoy["logConfiguration"] == {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": "ecsdemo-crystal",
+            "awslogs-region": "us-east-1",
+            "awslogs-stream-prefix": "/mesh-envoy-container",
+        },
+    }
     app = next(c for c in proxied["containerDefinitions"] if c["name"] == "crystal")
     assert app["dependsOn"] == [{"containerName": "envoy", "condition": "HEALTHY"}]
     assert [c["name"] for c in proxied["containerDefinitions"]] == ["crystal", "envoy"]
     # Everything else of the application's task definition is kept as it is.
     base_app = base["containerDefinitions"][0]
     assert {k: v for k, v in app.items() if k != "dependsOn"} == base_app
-    for key in ("taskRoleArn", "executionRoleArn", "networkMode", "cpu", "memory",
-                "requiresCompatibilities"):
+    for key in (
+        "taskRoleArn",
+        "executionRoleArn",
+        "networkMode",
+        "cpu",
+        "memory",
+        "requiresCompatibilities",
+    ):
         assert proxied[key] == base[key], key
     assert {t["key"]: t["value"] for t in proxied_tags}["meshed-crystal:logical-id"] == "Crystal"
     # The application's own family never carries Envoy.
@@ -139,74 +185,128 @@ def test_proxied_task_definition_is_exactly_design_section_3(cfn: CloudFormation
     assert "proxyConfiguration" not in latest_app
 
 
-def test_cloud_map_by_names_and_task_definition_by_family(cfn: CloudFormation,
-                                                          platform: Platform) -> None:
-    data = ok(cfn.create("Crystal", workshop(
-        platform, CloudMapServiceArn=None, CloudMapNamespaceName="service.local",
-        CloudMapServiceName="ecsdemo-crystal", TaskDefinition="ecsdemo-crystal")))
+def test_cloud_map_by_names_and_task_definition_by_family(
+    cfn: CloudFormation, platform: Platform
+) -> None:
+    data = ok(
+        cfn.create(
+            "Crystal",
+            workshop(
+                platform,
+                CloudMapServiceArn=None,
+                CloudMapNamespaceName="service.local",
+                CloudMapServiceName="ecsdemo-crystal",
+                TaskDefinition="ecsdemo-crystal",
+            ),
+        )
+    )
     assert data["VirtualServiceName"] == SERVICE
     proxied, _ = aws_state.task_definition(data["TaskDefinitionArn"])
     assert proxy_properties(proxied)["AppPorts"] == "3000"
 
 
-def test_the_shipped_events_drive_create_update_delete(cfn: CloudFormation,
-                                                       platform: Platform) -> None:
+def test_the_shipped_events_drive_create_update_delete(
+    cfn: CloudFormation, platform: Platform
+) -> None:
     create = load_event("create.json")
     create["ResponseURL"] = cfn.endpoint.response_url(
-        create["StackId"], "Crystal", create["RequestId"])
+        create["StackId"], "Crystal", create["RequestId"]
+    )
     created = cfn.invoke(create)
     assert ok(created)["VirtualServiceName"] == SERVICE
     update = load_event("update.json")
     update["ResponseURL"] = cfn.endpoint.response_url(
-        update["StackId"], "Crystal", update["RequestId"])
+        update["StackId"], "Crystal", update["RequestId"]
+    )
     updated = cfn.invoke(update)
     assert ok(updated)["TaskDefinitionRevision"] == "2"
     assert updated["PhysicalResourceId"] == created["PhysicalResourceId"]
     delete = load_event("delete.json")
     delete["ResponseURL"] = cfn.endpoint.response_url(
-        delete["StackId"], "Crystal", delete["RequestId"])
+        delete["StackId"], "Crystal", delete["RequestId"]
+    )
     assert cfn.invoke(delete)["Status"] == "SUCCESS"
     assert aws_state.node(NODE) is None
     assert aws_state.service(SERVICE) is None
 
 
 def test_every_optional_property_reaches_aws(cfn: CloudFormation, platform: Platform) -> None:
-    data = ok(cfn.create("Crystal", workshop(
-        platform,
-        Family="crystal-proxied",
-        AppContainerName="crystal",
-        VirtualNodeName="crystal-v1",
-        VirtualServiceName="crystal.service.local",
-        Listeners=[{"Port": 3000, "Protocol": "http2",
-                    "HealthCheck": {"Path": "/health", "IntervalMillis": 6000,
-                                    "TimeoutMillis": 3000, "HealthyThreshold": 3,
-                                    "UnhealthyThreshold": 4},
-                    "Timeout": {"PerRequestSeconds": 30, "IdleSeconds": 300}}],
-        Backends=["ecsdemo-nodejs.service.local"],
-        AccessLogPath="/var/log/envoy.log",
-        Proxy={"ProxyIngressPort": 15100, "ProxyEgressPort": 15101,
-               "EgressIgnoredIPs": ["169.254.170.2"], "EgressIgnoredPorts": [22],
-               "IgnoredUID": 1338, "IgnoredGID": 1339},
-        Envoy={"Image": "example.com/envoy:v1.29.9.9-prod", "LogLevel": "debug", "Cpu": 64,
-               "MemoryReservation": 256, "StatsTags": False, "LogGroupName": "envoy-logs",
-               "LogStreamPrefix": "envoy", "Environment": {"ENVOY_ADMIN_ACCESS_LOG_FILE": "/tmp/a"}},
-        XRay={"Enabled": True, "MemoryReservation": 64},
-        Tags=[{"Key": "team", "Value": "crystal"}],
-    )))
+    data = ok(
+        cfn.create(
+            "Crystal",
+            workshop(
+                platform,
+                Family="crystal-proxied",
+                AppContainerName="crystal",
+                VirtualNodeName="crystal-v1",
+                VirtualServiceName="crystal.service.local",
+                Listeners=[
+                    {
+                        "Port": 3000,
+                        "Protocol": "http2",
+                        "HealthCheck": {
+                            "Path": "/health",
+                            "IntervalMillis": 6000,
+                            "TimeoutMillis": 3000,
+                            "HealthyThreshold": 3,
+                            "UnhealthyThreshold": 4,
+                        },
+                        "Timeout": {"PerRequestSeconds": 30, "IdleSeconds": 300},
+                    }
+                ],
+                Backends=["ecsdemo-nodejs.service.local"],
+                AccessLogPath="/var/log/envoy.log",
+                Proxy={
+                    "ProxyIngressPort": 15100,
+                    "ProxyEgressPort": 15101,
+                    "EgressIgnoredIPs": ["169.254.170.2"],
+                    "EgressIgnoredPorts": [22],
+                    "IgnoredUID": 1338,
+                    "IgnoredGID": 1339,
+                },
+                Envoy={
+                    "Image": "example.com/envoy:v1.29.9.9-prod",
+                    "LogLevel": "debug",
+                    "Cpu": 64,
+                    "MemoryReservation": 256,
+                    "StatsTags": False,
+                    "LogGroupName": "envoy-logs",
+                    "LogStreamPrefix": "envoy",
+                    "Environment": {"ENVOY_ADMIN_ACCESS_LOG_FILE": "/tmp/a"},
+                },
+                XRay={"Enabled": True, "MemoryReservation": 64},
+                Tags=[{"Key": "team", "Value": "crystal"}],
+            ),
+        )
+    )
     assert data["VirtualNodeName"] == "crystal-v1"
     assert data["VirtualServiceName"] == "crystal.service.local"
     assert data["TaskDefinitionFamily"] == "crystal-proxied"
     assert data["EnvoyImage"] == "example.com/envoy:v1.29.9.9-prod"
     node = aws_state.node("crystal-v1")
     assert node is not None
-    assert node["spec"]["listeners"] == [{
-        "portMapping": {"port": 3000, "protocol": "http2"},
-        "healthCheck": {"protocol": "http2", "path": "/health", "intervalMillis": 6000,
-                        "timeoutMillis": 3000, "healthyThreshold": 3, "unhealthyThreshold": 4},
-        "timeout": {"http2": {"perRequest": {"unit": "s", "value": 30},
-                              "idle": {"unit": "s", "value": 300}}}}]
+    assert node["spec"]["listeners"] == [
+        {
+            "portMapping": {"port": 3000, "protocol": "http2"},
+            "healthCheck": {
+                "protocol": "http2",
+                "path": "/health",
+                "intervalMillis": 6000,
+                "timeoutMillis": 3000,
+                "healthyThreshold": 3,
+                "unhealthyThreshold": 4,
+            },
+            "timeout": {
+                "http2": {
+                    "perRequest": {"unit": "s", "value": 30},
+                    "idle": {"unit": "s", "value": 300},
+                }
+            },
+        }
+    ]
     assert node["spec"]["backends"] == [
-        {"virtualService": {"virtualServiceName": "ecsdemo-nodejs.service.local"}}]
+        {"virtualService": {"virtualServiceName": "ecsdemo-nodejs.service.local"}}
+    ]
     assert node["spec"]["logging"] == {"accessLog": {"file": {"path": "/var/log/envoy.log"}}}
     service = aws_state.service("crystal.service.local")
     assert service is not None
@@ -217,20 +317,30 @@ def test_every_optional_property_reaches_aws(cfn: CloudFormation, platform: Plat
     proxied, proxied_tags = aws_state.task_definition(data["TaskDefinitionArn"])
     assert {t["key"]: t["value"] for t in proxied_tags}["team"] == "crystal"
     assert proxy_properties(proxied) == {
-        "IgnoredUID": "1338", "ProxyIngressPort": "15100", "ProxyEgressPort": "15101",
-        "AppPorts": "3000", "EgressIgnoredIPs": "169.254.170.2", "EgressIgnoredPorts": "22",
-        "IgnoredGID": "1339"}
+        "IgnoredUID": "1338",
+        "ProxyIngressPort": "15100",
+        "ProxyEgressPort": "15101",
+        "AppPorts": "3000",
+        "EgressIgnoredIPs": "169.254.170.2",
+        "EgressIgnoredPorts": "22",
+        "IgnoredGID": "1339",
+    }
     envoy = envoy_of(proxied)
     assert envoy["image"] == "example.com/envoy:v1.29.9.9-prod"
     assert envoy["cpu"] == 64
     assert envoy["memoryReservation"] == 256
     assert env(envoy) == {
-        "APPMESH_RESOURCE_ARN": data["VirtualNodeArn"], "REGION": "us-east-1",
-        "ENVOY_LOG_LEVEL": "debug", "ENABLE_ENVOY_XRAY_TRACING": "1",
-        "ENVOY_ADMIN_ACCESS_LOG_FILE": "/tmp/a"}
+        "APPMESH_RESOURCE_ARN": data["VirtualNodeArn"],
+        "REGION": "us-east-1",
+        "ENVOY_LOG_LEVEL": "debug",
+        "ENABLE_ENVOY_XRAY_TRACING": "1",
+        "ENVOY_ADMIN_ACCESS_LOG_FILE": "/tmp/a",
+    }
     assert envoy["logConfiguration"]["options"] == {
-        "awslogs-group": "envoy-logs", "awslogs-region": "us-east-1",
-        "awslogs-stream-prefix": "envoy"}
+        "awslogs-group": "envoy-logs",
+        "awslogs-region": "us-east-1",
+        "awslogs-stream-prefix": "envoy",
+    }
     assert envoy["dependsOn"] == [{"containerName": "xray", "condition": "START"}]
     xray = next(c for c in proxied["containerDefinitions"] if c["name"] == "xray")
     assert xray["image"] == "amazon/aws-xray-daemon"
@@ -240,18 +350,25 @@ def test_every_optional_property_reaches_aws(cfn: CloudFormation, platform: Plat
 
 
 def test_app_ports_default_to_the_listener_ports(cfn: CloudFormation, platform: Platform) -> None:
-    data = ok(cfn.create("Crystal", workshop(platform, Listeners=[
-        {"Port": 3000}, {"Port": 9090, "Protocol": "grpc"}])))
+    data = ok(
+        cfn.create(
+            "Crystal",
+            workshop(platform, Listeners=[{"Port": 3000}, {"Port": 9090, "Protocol": "grpc"}]),
+        )
+    )
     proxied, _ = aws_state.task_definition(data["TaskDefinitionArn"])
     assert proxy_properties(proxied)["AppPorts"] == "3000,9090"
-    explicit = ok(cfn.update("Crystal", workshop(platform, Listeners=[{"Port": 3000}],
-                                                 Proxy={"AppPorts": [3000, 3001]})))
+    explicit = ok(
+        cfn.update(
+            "Crystal",
+            workshop(platform, Listeners=[{"Port": 3000}], Proxy={"AppPorts": [3000, 3001]}),
+        )
+    )
     proxied, _ = aws_state.task_definition(explicit["TaskDefinitionArn"])
     assert proxy_properties(proxied)["AppPorts"] == "3000,3001"
 
 
-def test_empty_access_log_path_means_no_access_log(cfn: CloudFormation,
-                                                   platform: Platform) -> None:
+def test_empty_access_log_path_means_no_access_log(cfn: CloudFormation, platform: Platform) -> None:
     ok(cfn.create("Crystal", workshop(platform, AccessLogPath="")))
     node = aws_state.node(NODE)
     assert node is not None
@@ -279,15 +396,22 @@ INLINE = {
     "RequiresCompatibilities": ["FARGATE"],
     "Cpu": "256",
     "Memory": "512",
-    "ContainerDefinitions": [{
-        "Name": "crystal",
-        "Image": "public.ecr.aws/aws-containers/ecsdemo-crystal:latest",
-        "Essential": "true",
-        "PortMappings": [{"ContainerPort": "3000", "Protocol": "tcp"}],
-        "LogConfiguration": {"LogDriver": "awslogs", "Options": {
-            "awslogs-group": "ecsdemo-crystal", "awslogs-region": "us-east-1",
-            "awslogs-stream-prefix": "ecsdemo-crystal"}},
-    }],
+    "ContainerDefinitions": [
+        {
+            "Name": "crystal",
+            "Image": "public.ecr.aws/aws-containers/ecsdemo-crystal:latest",
+            "Essential": "true",
+            "PortMappings": [{"ContainerPort": "3000", "Protocol": "tcp"}],
+            "LogConfiguration": {
+                "LogDriver": "awslogs",
+                "Options": {
+                    "awslogs-group": "ecsdemo-crystal",
+                    "awslogs-region": "us-east-1",
+                    "awslogs-stream-prefix": "ecsdemo-crystal",
+                },
+            },
+        }
+    ],
     "Tags": [{"Key": "app", "Value": "crystal"}],
 }
 
@@ -308,7 +432,8 @@ def test_inline_task_definition(cfn: CloudFormation, platform: Platform) -> None
 
 
 def test_update_in_place_registers_a_revision_only_when_the_task_definition_changes(
-        cfn: CloudFormation, platform: Platform) -> None:
+    cfn: CloudFormation, platform: Platform
+) -> None:
     first = cfn.create("Crystal", workshop(platform))
     # Backends change only the node: same id, node updated, no new revision.
     backends = cfn.update("Crystal", workshop(platform, Backends=["ecsdemo-nodejs.service.local"]))
@@ -317,17 +442,21 @@ def test_update_in_place_registers_a_revision_only_when_the_task_definition_chan
     node = aws_state.node(NODE)
     assert node is not None
     assert node["spec"]["backends"] == [
-        {"virtualService": {"virtualServiceName": "ecsdemo-nodejs.service.local"}}]
+        {"virtualService": {"virtualServiceName": "ecsdemo-nodejs.service.local"}}
+    ]
     # An Envoy option changes the task definition: one new revision.
-    envoy = cfn.update("Crystal", workshop(platform, Backends=["ecsdemo-nodejs.service.local"],
-                                           Envoy={"LogLevel": "debug"}))
+    envoy = cfn.update(
+        "Crystal",
+        workshop(platform, Backends=["ecsdemo-nodejs.service.local"], Envoy={"LogLevel": "debug"}),
+    )
     assert envoy["PhysicalResourceId"] == first["PhysicalResourceId"]
     assert ok(envoy)["TaskDefinitionRevision"] == "2"
     proxied, _ = aws_state.task_definition(envoy["Data"]["TaskDefinitionArn"])
     assert env(envoy_of(proxied))["ENVOY_LOG_LEVEL"] == "debug"
     # The revision it replaced stays ACTIVE for rollbacks.
-    assert sorted(aws_state.active_revisions("ecsdemo-crystal-mesh")) == sorted([
-        first["Data"]["TaskDefinitionArn"], envoy["Data"]["TaskDefinitionArn"]])
+    assert sorted(aws_state.active_revisions("ecsdemo-crystal-mesh")) == sorted(
+        [first["Data"]["TaskDefinitionArn"], envoy["Data"]["TaskDefinitionArn"]]
+    )
 
 
 def test_no_op_update_registers_nothing(cfn: CloudFormation, platform: Platform) -> None:
@@ -338,18 +467,25 @@ def test_no_op_update_registers_nothing(cfn: CloudFormation, platform: Platform)
 
 
 def test_changing_the_base_task_definition_derives_a_new_revision(
-        cfn: CloudFormation, platform: Platform) -> None:
+    cfn: CloudFormation, platform: Platform
+) -> None:
     first = ok(cfn.create("Crystal", workshop(platform)))
     ecs = boto3.client("ecs")
     base = ecs.describe_task_definition(taskDefinition=platform.app_task_definition_arn)
     definition = base["taskDefinition"]
     revised = ecs.register_task_definition(
-        family=definition["family"], networkMode="awsvpc", cpu="512", memory="1024",
-        requiresCompatibilities=["FARGATE"], taskRoleArn=definition["taskRoleArn"],
+        family=definition["family"],
+        networkMode="awsvpc",
+        cpu="512",
+        memory="1024",
+        requiresCompatibilities=["FARGATE"],
+        taskRoleArn=definition["taskRoleArn"],
         executionRoleArn=definition["executionRoleArn"],
-        containerDefinitions=definition["containerDefinitions"])["taskDefinition"]
-    second = ok(cfn.update("Crystal", workshop(
-        platform, TaskDefinition=revised["taskDefinitionArn"])))
+        containerDefinitions=definition["containerDefinitions"],
+    )["taskDefinition"]
+    second = ok(
+        cfn.update("Crystal", workshop(platform, TaskDefinition=revised["taskDefinitionArn"]))
+    )
     assert second["TaskDefinitionRevision"] == "2"
     proxied, _ = aws_state.task_definition(second["TaskDefinitionArn"])
     assert (proxied["cpu"], proxied["memory"]) == ("512", "1024")
@@ -357,16 +493,21 @@ def test_changing_the_base_task_definition_derives_a_new_revision(
 
 
 def test_only_the_current_and_previous_revisions_stay_active(
-        cfn: CloudFormation, platform: Platform) -> None:
+    cfn: CloudFormation, platform: Platform
+) -> None:
     arns = [ok(cfn.create("Crystal", workshop(platform)))["TaskDefinitionArn"]]
     for level in ("debug", "warning", "error"):
-        arns.append(ok(cfn.update("Crystal", workshop(
-            platform, Envoy={"LogLevel": level})))["TaskDefinitionArn"])
+        arns.append(
+            ok(cfn.update("Crystal", workshop(platform, Envoy={"LogLevel": level})))[
+                "TaskDefinitionArn"
+            ]
+        )
     assert sorted(aws_state.active_revisions("ecsdemo-crystal-mesh")) == sorted(arns[-2:])
 
 
 def test_replacement_keeps_old_resources_until_cloudformation_deletes_them(
-        cfn: CloudFormation, platform: Platform) -> None:
+    cfn: CloudFormation, platform: Platform
+) -> None:
     first = cfn.create("Crystal", workshop(platform))
     renamed = cfn.update("Crystal", workshop(platform, VirtualNodeName="crystal-v2"))
     assert ok(renamed)["VirtualNodeName"] == "crystal-v2"
@@ -385,8 +526,7 @@ def test_replacement_keeps_old_resources_until_cloudformation_deletes_them(
 # -- Delete -----------------------------------------------------------------------------------
 
 
-def test_delete_removes_service_node_and_revisions(cfn: CloudFormation,
-                                                  platform: Platform) -> None:
+def test_delete_removes_service_node_and_revisions(cfn: CloudFormation, platform: Platform) -> None:
     data = ok(cfn.create("Crystal", workshop(platform)))
     ok(cfn.update("Crystal", workshop(platform, Envoy={"LogLevel": "debug"})))
     assert cfn.delete("Crystal")["Status"] == "SUCCESS"
@@ -397,8 +537,7 @@ def test_delete_removes_service_node_and_revisions(cfn: CloudFormation,
     assert aws_state.active_revisions(platform.app_family) == [platform.app_task_definition_arn]
 
 
-def test_delete_of_something_already_gone_succeeds(cfn: CloudFormation,
-                                                   platform: Platform) -> None:
+def test_delete_of_something_already_gone_succeeds(cfn: CloudFormation, platform: Platform) -> None:
     body = cfn.create("Crystal", workshop(platform))
     assert cfn.delete("Crystal")["Status"] == "SUCCESS"
     again = cfn.delete("Crystal", physical_id=body["PhysicalResourceId"], properties={})
@@ -415,28 +554,52 @@ def assert_nothing_created(platform: Platform) -> None:
     assert families == [platform.app_family]
 
 
-@pytest.mark.parametrize(("changes", "reason"), [
-    ({"Listeners": [{"Port": "70000"}]}, "Listeners[0].Port: '70000' is not a port (1-65535)"),
-    ({"Envoy": {"LogLevel": "loud"}}, "Envoy.LogLevel: 'loud' is not one of"),
-    ({"MeshNmae": "x"}, "MeshNmae: unknown property (did you mean MeshName?)"),
-    ({"MeshName": "no-such-mesh"}, "MeshName: mesh 'no-such-mesh' does not exist"),
-    ({"CloudMapServiceArn":
-      "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-doesnotexist"},
-     "CloudMapServiceArn: Cloud Map service srv-doesnotexist does not exist"),
-    ({"CloudMapServiceArn": None, "CloudMapNamespaceName": "nowhere.local",
-      "CloudMapServiceName": "x"},
-     "CloudMapNamespaceName: Cloud Map namespace 'nowhere.local' does not exist"),
-    ({"CloudMapServiceArn": None, "CloudMapNamespaceName": "service.local",
-      "CloudMapServiceName": "nothing"},
-     "CloudMapServiceName: namespace 'service.local' has no service 'nothing'"),
-    ({"TaskDefinition": "no-such-family"}, "TaskDefinition: 'no-such-family' was not found"),
-    ({"TaskDefinition": {**INLINE, "NetworkMode": "bridge"}},
-     "TaskDefinition: network mode is 'bridge'; App Mesh on ECS requires awsvpc"),
-    ({"AppContainerName": "nginx"}, "AppContainerName: 'nginx' is not a container"),
-    ({"Family": "ecsdemo-crystal"}, "Family: 'ecsdemo-crystal' is the application's own family"),
-])
-def test_bad_input_fails_before_any_write(cfn: CloudFormation, platform: Platform,
-                                          changes: dict[str, Any], reason: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"Listeners": [{"Port": "70000"}]}, "Listeners[0].Port: '70000' is not a port (1-65535)"),
+        ({"Envoy": {"LogLevel": "loud"}}, "Envoy.LogLevel: 'loud' is not one of"),
+        ({"MeshNmae": "x"}, "MeshNmae: unknown property (did you mean MeshName?)"),
+        ({"MeshName": "no-such-mesh"}, "MeshName: mesh 'no-such-mesh' does not exist"),
+        (
+            {
+                "CloudMapServiceArn": (
+                    "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-doesnotexist"
+                )
+            },
+            "CloudMapServiceArn: Cloud Map service srv-doesnotexist does not exist",
+        ),
+        (
+            {
+                "CloudMapServiceArn": None,
+                "CloudMapNamespaceName": "nowhere.local",
+                "CloudMapServiceName": "x",
+            },
+            "CloudMapNamespaceName: Cloud Map namespace 'nowhere.local' does not exist",
+        ),
+        (
+            {
+                "CloudMapServiceArn": None,
+                "CloudMapNamespaceName": "service.local",
+                "CloudMapServiceName": "nothing",
+            },
+            "CloudMapServiceName: namespace 'service.local' has no service 'nothing'",
+        ),
+        ({"TaskDefinition": "no-such-family"}, "TaskDefinition: 'no-such-family' was not found"),
+        (
+            {"TaskDefinition": {**INLINE, "NetworkMode": "bridge"}},
+            "TaskDefinition: network mode is 'bridge'; App Mesh on ECS requires awsvpc",
+        ),
+        ({"AppContainerName": "nginx"}, "AppContainerName: 'nginx' is not a container"),
+        (
+            {"Family": "ecsdemo-crystal"},
+            "Family: 'ecsdemo-crystal' is the application's own family",
+        ),
+    ],
+)
+def test_bad_input_fails_before_any_write(
+    cfn: CloudFormation, platform: Platform, changes: dict[str, Any], reason: str
+) -> None:
     body = cfn.create("Crystal", workshop(platform, **changes))
     assert body["Status"] == "FAILED"
     assert body["Reason"].startswith(reason), body["Reason"]
@@ -451,19 +614,36 @@ def _container(name: str, **extra: Any) -> dict[str, Any]:
     return {"Name": name, "Image": f"example.com/{name}", "Essential": "true", **extra}
 
 
-@pytest.mark.parametrize(("containers", "reason"), [
-    ([_container("crystal", PortMappings=[{"ContainerPort": "3000"}]), _container("envoy")],
-     "TaskDefinition: already has an Envoy container ('envoy')"),
-    ([_container(f"c{i}", PortMappings=[{"ContainerPort": "3000"}] if i == 0 else [])
-      for i in range(10)], "TaskDefinition: has 10 containers; with the 1 sidecar(s)"),
-    ([_container("crystal", PortMappings=[{"ContainerPort": "3000"}], Essential="false")],
-     "AppContainerName: container 'crystal' is not essential"),
-    ([_container("a", PortMappings=[{"ContainerPort": "3000"}]),
-      _container("b", PortMappings=[{"ContainerPort": "4000"}])],
-     "AppContainerName: required: the task definition has 2 containers that map a port"),
-])
-def test_base_task_definition_rules(cfn: CloudFormation, platform: Platform,
-                                    containers: list[dict[str, Any]], reason: str) -> None:
+@pytest.mark.parametrize(
+    ("containers", "reason"),
+    [
+        (
+            [_container("crystal", PortMappings=[{"ContainerPort": "3000"}]), _container("envoy")],
+            "TaskDefinition: already has an Envoy container ('envoy')",
+        ),
+        (
+            [
+                _container(f"c{i}", PortMappings=[{"ContainerPort": "3000"}] if i == 0 else [])
+                for i in range(10)
+            ],
+            "TaskDefinition: has 10 containers; with the 1 sidecar(s)",
+        ),
+        (
+            [_container("crystal", PortMappings=[{"ContainerPort": "3000"}], Essential="false")],
+            "AppContainerName: container 'crystal' is not essential",
+        ),
+        (
+            [
+                _container("a", PortMappings=[{"ContainerPort": "3000"}]),
+                _container("b", PortMappings=[{"ContainerPort": "4000"}]),
+            ],
+            "AppContainerName: required: the task definition has 2 containers that map a port",
+        ),
+    ],
+)
+def test_base_task_definition_rules(
+    cfn: CloudFormation, platform: Platform, containers: list[dict[str, Any]], reason: str
+) -> None:
     inline = {**INLINE, "ContainerDefinitions": containers}
     body = cfn.create("Crystal", workshop(platform, TaskDefinition=inline))
     assert body["Status"] == "FAILED"
@@ -471,11 +651,17 @@ def test_base_task_definition_rules(cfn: CloudFormation, platform: Platform,
     assert_nothing_created(platform)
 
 
-def test_base_with_a_proxy_configuration_is_refused(cfn: CloudFormation,
-                                                    platform: Platform) -> None:
-    inline = {**INLINE, "ProxyConfiguration": {"Type": "APPMESH", "ContainerName": "crystal",
-                                               "ProxyConfigurationProperties": [
-                                                   {"Name": "AppPorts", "Value": "3000"}]}}
+def test_base_with_a_proxy_configuration_is_refused(
+    cfn: CloudFormation, platform: Platform
+) -> None:
+    inline = {
+        **INLINE,
+        "ProxyConfiguration": {
+            "Type": "APPMESH",
+            "ContainerName": "crystal",
+            "ProxyConfigurationProperties": [{"Name": "AppPorts", "Value": "3000"}],
+        },
+    }
     body = cfn.create("Crystal", workshop(platform, TaskDefinition=inline))
     assert body["Status"] == "FAILED"
     assert body["Reason"].startswith("TaskDefinition: already has a proxy configuration")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from meshed_crystal.errors import PropertyError
 from meshed_crystal.properties import (
     EnvoySettings,
@@ -53,39 +52,66 @@ def test_workshop_defaults() -> None:
 
 
 def test_every_property_from_strings() -> None:
-    parsed = parse_properties({
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:x",
-        "MeshArn": "arn:aws:appmesh:us-east-1:210987654321:mesh/shared-mesh",
-        "CloudMapNamespaceName": "service.local",
-        "CloudMapServiceName": "ecsdemo-crystal",
-        "CloudMapAttributes": {"ECS_TASK_DEFINITION_FAMILY": "ecsdemo-crystal-mesh"},
-        "TaskDefinition": "ecsdemo-crystal:7",
-        "Family": "crystal-proxied",
-        "AppContainerName": "crystal",
-        "VirtualNodeName": "crystal-node",
-        "VirtualServiceName": "crystal.service.local",
-        "Listeners": [{
-            "Port": "3000", "Protocol": "HTTP2",
-            "HealthCheck": {"Protocol": "http", "Path": "/health", "Port": "3000",
-                            "IntervalMillis": "6000", "TimeoutMillis": "3000",
-                            "HealthyThreshold": "3", "UnhealthyThreshold": "4"},
-            "Timeout": {"PerRequestSeconds": "30", "IdleSeconds": "300"},
-        }, {"Port": "9000", "Protocol": "tcp", "Timeout": {"IdleSeconds": "60"}}],
-        "Backends": ["ecsdemo-nodejs.service.local", "ecsdemo-frontend.service.local"],
-        "AccessLogPath": "/var/log/envoy.log",
-        "Proxy": {"AppPorts": ["3000", "9000"], "ProxyIngressPort": "15100",
-                  "ProxyEgressPort": "15101", "EgressIgnoredIPs": ["169.254.170.2", "10.0.0.0/8"],
-                  "EgressIgnoredPorts": ["22"], "IgnoredUID": "1338", "IgnoredGID": "1339"},
-        "Envoy": {"Image": "example.com/envoy:v1", "LogLevel": "debug", "Cpu": "64",
-                  "MemoryReservation": "256", "StatsTags": "false", "LogGroupName": "envoy-logs",
-                  "LogStreamPrefix": "envoy", "Environment": {"ENVOY_ADMIN_ACCESS_ENABLE_IPV6": "1"}},
-        "XRay": {"Enabled": "true", "Image": "example.com/xray:3", "MemoryReservation": "64"},
-        "Tags": [{"Key": "team", "Value": "crystal"}, {"Key": "cost-center", "Value": "42"}],
-    })
+    parsed = parse_properties(
+        {
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:x",
+            "MeshArn": "arn:aws:appmesh:us-east-1:210987654321:mesh/shared-mesh",
+            "CloudMapNamespaceName": "service.local",
+            "CloudMapServiceName": "ecsdemo-crystal",
+            "CloudMapAttributes": {"ECS_TASK_DEFINITION_FAMILY": "ecsdemo-crystal-mesh"},
+            "TaskDefinition": "ecsdemo-crystal:7",
+            "Family": "crystal-proxied",
+            "AppContainerName": "crystal",
+            "VirtualNodeName": "crystal-node",
+            "VirtualServiceName": "crystal.service.local",
+            "Listeners": [
+                {
+                    "Port": "3000",
+                    "Protocol": "HTTP2",
+                    "HealthCheck": {
+                        "Protocol": "http",
+                        "Path": "/health",
+                        "Port": "3000",
+                        "IntervalMillis": "6000",
+                        "TimeoutMillis": "3000",
+                        "HealthyThreshold": "3",
+                        "UnhealthyThreshold": "4",
+                    },
+                    "Timeout": {"PerRequestSeconds": "30", "IdleSeconds": "300"},
+                },
+                {"Port": "9000", "Protocol": "tcp", "Timeout": {"IdleSeconds": "60"}},
+            ],
+            "Backends": ["ecsdemo-nodejs.service.local", "ecsdemo-frontend.service.local"],
+            "AccessLogPath": "/var/log/envoy.log",
+            "Proxy": {
+                "AppPorts": ["3000", "9000"],
+                "ProxyIngressPort": "15100",
+                "ProxyEgressPort": "15101",
+                "EgressIgnoredIPs": ["169.254.170.2", "10.0.0.0/8"],
+                "EgressIgnoredPorts": ["22"],
+                "IgnoredUID": "1338",
+                "IgnoredGID": "1339",
+            },
+            "Envoy": {
+                "Image": "example.com/envoy:v1",
+                "LogLevel": "debug",
+                "Cpu": "64",
+                "MemoryReservation": "256",
+                "StatsTags": "false",
+                "LogGroupName": "envoy-logs",
+                "LogStreamPrefix": "envoy",
+                "Environment": {"ENVOY_ADMIN_ACCESS_ENABLE_IPV6": "1"},
+            },
+            "XRay": {"Enabled": "true", "Image": "example.com/xray:3", "MemoryReservation": "64"},
+            "Tags": [{"Key": "team", "Value": "crystal"}, {"Key": "cost-center", "Value": "42"}],
+        }
+    )
     assert (parsed.mesh_name, parsed.mesh_owner) == ("shared-mesh", "210987654321")
     assert parsed.cloud_map_service_id is None
     assert (parsed.cloud_map_namespace_name, parsed.cloud_map_service_name) == (
-        "service.local", "ecsdemo-crystal")
+        "service.local",
+        "ecsdemo-crystal",
+    )
     assert parsed.cloud_map_attributes == (("ECS_TASK_DEFINITION_FAMILY", "ecsdemo-crystal-mesh"),)
     assert parsed.task_definition == "ecsdemo-crystal:7"
     assert parsed.family == "crystal-proxied"
@@ -98,18 +124,27 @@ def test_every_property_from_strings() -> None:
     )
     assert parsed.backends == ("ecsdemo-nodejs.service.local", "ecsdemo-frontend.service.local")
     assert parsed.access_log_path == "/var/log/envoy.log"
-    assert parsed.proxy == ProxySettings((3000, 9000), 15100, 15101,
-                                         ("169.254.170.2", "10.0.0.0/8"), (22,), 1338, 1339)
-    assert parsed.envoy == EnvoySettings("example.com/envoy:v1", "debug", 64, 256, False,
-                                         "envoy-logs", "envoy",
-                                         (("ENVOY_ADMIN_ACCESS_ENABLE_IPV6", "1"),))
+    assert parsed.proxy == ProxySettings(
+        (3000, 9000), 15100, 15101, ("169.254.170.2", "10.0.0.0/8"), (22,), 1338, 1339
+    )
+    assert parsed.envoy == EnvoySettings(
+        "example.com/envoy:v1",
+        "debug",
+        64,
+        256,
+        False,
+        "envoy-logs",
+        "envoy",
+        (("ENVOY_ADMIN_ACCESS_ENABLE_IPV6", "1"),),
+    )
     assert parsed.xray == XRaySettings(True, "example.com/xray:3", 64)
     assert parsed.tags == (("team", "crystal"), ("cost-center", "42"))
 
 
 def test_native_json_types_are_accepted_too() -> None:
-    parsed = parse_properties(props(Listeners=[{"Port": 3000, "Timeout": {"IdleSeconds": 5}}],
-                                    XRay=True))
+    parsed = parse_properties(
+        props(Listeners=[{"Port": 3000, "Timeout": {"IdleSeconds": 5}}], XRay=True)
+    )
     assert parsed.listeners == (Listener(3000, "http", None, None, 5),)
     assert parsed.xray.enabled is True
 
@@ -129,70 +164,114 @@ def test_xray_off(value: Any) -> None:
     assert parse_properties(props(XRay=value)).xray.enabled is False
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"Listeners": [{"Port": "70000"}]}, "Listeners[0].Port: '70000' is not a port (1-65535)"),
-    ({"Listeners": [{"Port": "abc"}]}, "Listeners[0].Port: 'abc' is not a port"),
-    ({"Listeners": [{"Port": "80", "Protocol": "udp"}]},
-     "Listeners[0].Protocol: 'udp' is not one of http, http2, grpc, tcp"),
-    ({"Listeners": [{"Port": "80"}, {"Port": "80"}]},
-     "Listeners[1].Port: '80' is used by another listener"),
-    ({"Listeners": []}, "Listeners: must hold at least one listener"),
-    ({"Listeners": [{"Protocol": "http"}]}, "Listeners[0].Port: required"),
-    ({"Listeners": [{"Port": "80", "HealthCheck": {"IntervalMillis": "10"}}]},
-     "Listeners[0].HealthCheck.IntervalMillis: '10' is not milliseconds (5000-300000)"),
-    ({"Listeners": [{"Port": "80", "HealthCheck": {"HealthyThreshold": "11"}}]},
-     "Listeners[0].HealthCheck.HealthyThreshold: '11' is not an integer (2-10)"),
-    ({"Listeners": [{"Port": "80", "HealthCheck": {"Path": "health"}}]},
-     "Listeners[0].HealthCheck.Path: 'health' must start with '/'"),
-    ({"Listeners": [{"Port": "80", "Protocol": "tcp", "Timeout": {"PerRequestSeconds": "3"}}]},
-     "Listeners[0].Timeout.PerRequestSeconds: a tcp listener has only IdleSeconds"),
-    ({"Listeners": [{"Port": "80", "Timeut": {}}]},
-     "Listeners[0].Timeut: unknown property (did you mean Timeout?)"),
-    ({"MeshNmae": "x"}, "MeshNmae: unknown property (did you mean MeshName?)"),
-    ({"MeshArn": "arn:aws:appmesh:us-east-1:123456789012:mesh/m"},
-     "MeshName: set exactly one of MeshName and MeshArn (both are set)"),
-    ({"MeshName": None}, "MeshName: set exactly one of MeshName and MeshArn (neither is set)"),
-    ({"MeshName": None, "MeshArn": "mesh/ecs-mesh"}, "MeshArn: 'mesh/ecs-mesh' is not an App Mesh"),
-    ({"CloudMapServiceName": "x"}, "CloudMapServiceArn: set either CloudMapServiceArn or"),
-    ({"CloudMapServiceArn": None}, "CloudMapNamespaceName: required"),
-    ({"CloudMapServiceArn": None, "CloudMapNamespaceName": "service.local"},
-     "CloudMapServiceName: required"),
-    ({"CloudMapServiceArn": "srv-123"}, "CloudMapServiceArn: 'srv-123' is not a Cloud Map"),
-    ({"CloudMapAttributes": ["a"]}, "CloudMapAttributes: a list is not an object"),
-    ({"TaskDefinition": None}, "TaskDefinition: required"),
-    ({"TaskDefinition": "arn:aws:ecs:task/x"}, "TaskDefinition: 'arn:aws:ecs:task/x' is not a"),
-    ({"TaskDefinition": ["x"]}, "TaskDefinition: a list is not a string"),
-    ({"Family": "bad family"}, "Family: 'bad family' is not a task definition family"),
-    ({"VirtualNodeName": "a:b"}, "VirtualNodeName: 'a:b' is not a valid name"),
-    ({"VirtualServiceName": ""}, "VirtualServiceName: must not be empty"),
-    ({"Backends": "x.local"}, "Backends: 'x.local' is not a list"),
-    ({"Backends": ["a.local", "a.local"]}, "Backends[1]: 'a.local' is listed twice"),
-    ({"AccessLogPath": ["x"]}, "AccessLogPath: a list is not a string"),
-    ({"Proxy": {"AppPorts": []}}, "Proxy.AppPorts: must hold at least one port"),
-    ({"Proxy": {"AppPorts": ["0"]}}, "Proxy.AppPorts[0]: '0' is not a port (1-65535)"),
-    ({"Proxy": {"EgressIgnoredIPs": ["not-an-ip"]}},
-     "Proxy.EgressIgnoredIPs[0]: 'not-an-ip' is not an IP address or CIDR block"),
-    ({"Proxy": {"ProxyEgressPort": "15000"}},
-     "Proxy.ProxyEgressPort: '15000' is also the ProxyIngressPort"),
-    ({"Proxy": {"IgnoredUID": "-1"}}, "Proxy.IgnoredUID: '-1' is not a user id"),
-    ({"Proxy": {"IgnoredGid": "1"}}, "Proxy.IgnoredGid: unknown property (did you mean IgnoredGID?)"),
-    ({"Envoy": {"LogLevel": "verbose"}},
-     "Envoy.LogLevel: 'verbose' is not one of trace, debug, info, warning, error, critical, off"),
-    ({"Envoy": {"MemoryReservation": "2"}}, "Envoy.MemoryReservation: '2' is not MiB (>= 6)"),
-    ({"Envoy": {"StatsTags": "maybe"}}, "Envoy.StatsTags: 'maybe' is not a boolean"),
-    ({"Envoy": {"Environment": {"REGION": "eu-west-1"}}},
-     "Envoy.Environment.REGION: is set by the resource itself"),
-    ({"Envoy": {"Environment": {"1X": "y"}}}, "Envoy.Environment.1X: is not an environment"),
-    ({"XRay": "sometimes"}, "XRay: 'sometimes' is not a boolean"),
-    ({"XRay": {"Enabled": "true", "Port": "2000"}}, "XRay.Port: unknown property"),
-    ({"Tags": [{"Key": "aws:x", "Value": "y"}]}, "Tags[0].Key: 'aws:x' uses a reserved prefix"),
-    ({"Tags": [{"Key": "meshed-crystal:stack-id", "Value": "y"}]},
-     "Tags[0].Key: 'meshed-crystal:stack-id' uses a reserved prefix"),
-    ({"Tags": [{"Value": "y"}]}, "Tags[0].Key: required"),
-    ({"Tags": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]},
-     "Tags[1].Key: 'a' is given twice"),
-    ({"Tags": [{"Key": "k" * 129, "Value": "v"}]}, "Tags[0].Key: is 129 characters long"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"Listeners": [{"Port": "70000"}]}, "Listeners[0].Port: '70000' is not a port (1-65535)"),
+        ({"Listeners": [{"Port": "abc"}]}, "Listeners[0].Port: 'abc' is not a port"),
+        (
+            {"Listeners": [{"Port": "80", "Protocol": "udp"}]},
+            "Listeners[0].Protocol: 'udp' is not one of http, http2, grpc, tcp",
+        ),
+        (
+            {"Listeners": [{"Port": "80"}, {"Port": "80"}]},
+            "Listeners[1].Port: '80' is used by another listener",
+        ),
+        ({"Listeners": []}, "Listeners: must hold at least one listener"),
+        ({"Listeners": [{"Protocol": "http"}]}, "Listeners[0].Port: required"),
+        (
+            {"Listeners": [{"Port": "80", "HealthCheck": {"IntervalMillis": "10"}}]},
+            "Listeners[0].HealthCheck.IntervalMillis: '10' is not milliseconds (5000-300000)",
+        ),
+        (
+            {"Listeners": [{"Port": "80", "HealthCheck": {"HealthyThreshold": "11"}}]},
+            "Listeners[0].HealthCheck.HealthyThreshold: '11' is not an integer (2-10)",
+        ),
+        (
+            {"Listeners": [{"Port": "80", "HealthCheck": {"Path": "health"}}]},
+            "Listeners[0].HealthCheck.Path: 'health' must start with '/'",
+        ),
+        (
+            {
+                "Listeners": [
+                    {"Port": "80", "Protocol": "tcp", "Timeout": {"PerRequestSeconds": "3"}}
+                ]
+            },
+            "Listeners[0].Timeout.PerRequestSeconds: a tcp listener has only IdleSeconds",
+        ),
+        (
+            {"Listeners": [{"Port": "80", "Timeut": {}}]},
+            "Listeners[0].Timeut: unknown property (did you mean Timeout?)",
+        ),
+        ({"MeshNmae": "x"}, "MeshNmae: unknown property (did you mean MeshName?)"),
+        (
+            {"MeshArn": "arn:aws:appmesh:us-east-1:123456789012:mesh/m"},
+            "MeshName: set exactly one of MeshName and MeshArn (both are set)",
+        ),
+        ({"MeshName": None}, "MeshName: set exactly one of MeshName and MeshArn (neither is set)"),
+        (
+            {"MeshName": None, "MeshArn": "mesh/ecs-mesh"},
+            "MeshArn: 'mesh/ecs-mesh' is not an App Mesh",
+        ),
+        ({"CloudMapServiceName": "x"}, "CloudMapServiceArn: set either CloudMapServiceArn or"),
+        ({"CloudMapServiceArn": None}, "CloudMapNamespaceName: required"),
+        (
+            {"CloudMapServiceArn": None, "CloudMapNamespaceName": "service.local"},
+            "CloudMapServiceName: required",
+        ),
+        ({"CloudMapServiceArn": "srv-123"}, "CloudMapServiceArn: 'srv-123' is not a Cloud Map"),
+        ({"CloudMapAttributes": ["a"]}, "CloudMapAttributes: a list is not an object"),
+        ({"TaskDefinition": None}, "TaskDefinition: required"),
+        ({"TaskDefinition": "arn:aws:ecs:task/x"}, "TaskDefinition: 'arn:aws:ecs:task/x' is not a"),
+        ({"TaskDefinition": ["x"]}, "TaskDefinition: a list is not a string"),
+        ({"Family": "bad family"}, "Family: 'bad family' is not a task definition family"),
+        ({"VirtualNodeName": "a:b"}, "VirtualNodeName: 'a:b' is not a valid name"),
+        ({"VirtualServiceName": ""}, "VirtualServiceName: must not be empty"),
+        ({"Backends": "x.local"}, "Backends: 'x.local' is not a list"),
+        ({"Backends": ["a.local", "a.local"]}, "Backends[1]: 'a.local' is listed twice"),
+        ({"AccessLogPath": ["x"]}, "AccessLogPath: a list is not a string"),
+        ({"Proxy": {"AppPorts": []}}, "Proxy.AppPorts: must hold at least one port"),
+        ({"Proxy": {"AppPorts": ["0"]}}, "Proxy.AppPorts[0]: '0' is not a port (1-65535)"),
+        (
+            {"Proxy": {"EgressIgnoredIPs": ["not-an-ip"]}},
+            "Proxy.EgressIgnoredIPs[0]: 'not-an-ip' is not an IP address or CIDR block",
+        ),
+        (
+            {"Proxy": {"ProxyEgressPort": "15000"}},
+            "Proxy.ProxyEgressPort: '15000' is also the ProxyIngressPort",
+        ),
+        ({"Proxy": {"IgnoredUID": "-1"}}, "Proxy.IgnoredUID: '-1' is not a user id"),
+        (
+            {"Proxy": {"IgnoredGid": "1"}},
+            "Proxy.IgnoredGid: unknown property (did you mean IgnoredGID?)",
+        ),
+        (
+            {"Envoy": {"LogLevel": "verbose"}},
+            "Envoy.LogLevel: 'verbose' is not one of "
+            "trace, debug, info, warning, error, critical, off",
+        ),
+        ({"Envoy": {"MemoryReservation": "2"}}, "Envoy.MemoryReservation: '2' is not MiB (>= 6)"),
+        ({"Envoy": {"StatsTags": "maybe"}}, "Envoy.StatsTags: 'maybe' is not a boolean"),
+        (
+            {"Envoy": {"Environment": {"REGION": "eu-west-1"}}},
+            "Envoy.Environment.REGION: is set by the resource itself",
+        ),
+        ({"Envoy": {"Environment": {"1X": "y"}}}, "Envoy.Environment.1X: is not an environment"),
+        ({"XRay": "sometimes"}, "XRay: 'sometimes' is not a boolean"),
+        ({"XRay": {"Enabled": "true", "Port": "2000"}}, "XRay.Port: unknown property"),
+        ({"Tags": [{"Key": "aws:x", "Value": "y"}]}, "Tags[0].Key: 'aws:x' uses a reserved prefix"),
+        (
+            {"Tags": [{"Key": "meshed-crystal:stack-id", "Value": "y"}]},
+            "Tags[0].Key: 'meshed-crystal:stack-id' uses a reserved prefix",
+        ),
+        ({"Tags": [{"Value": "y"}]}, "Tags[0].Key: required"),
+        (
+            {"Tags": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]},
+            "Tags[1].Key: 'a' is given twice",
+        ),
+        ({"Tags": [{"Key": "k" * 129, "Value": "v"}]}, "Tags[0].Key: is 129 characters long"),
+    ],
+)
 def test_rules(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(PropertyError) as caught:
         parse_properties(props(**changes))
@@ -201,10 +280,11 @@ def test_rules(changes: dict[str, Any], message: str) -> None:
 
 def test_cloudformation_own_keys_are_ignored() -> None:
     assert parse_properties(props(ServiceTimeout="3600")) == parse_properties(
-        props(ServiceTimeout=None, ServiceToken=None))
+        props(ServiceTimeout=None, ServiceToken=None)
+    )
 
 
 @pytest.mark.parametrize("raw", ["a string", ["a", "list"], None])
 def test_properties_must_be_an_object(raw: Any) -> None:
-    with pytest.raises(PropertyError, match="ResourceProperties: .* is not an object"):
+    with pytest.raises(PropertyError, match=r"ResourceProperties: .* is not an object"):
         parse_properties(raw)

@@ -6,8 +6,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import retry
-from ..errors import AwsError, MissingResourceError, OwnershipError, ResourceInUseError
+from meshed_crystal import retry
+from meshed_crystal.errors import AwsError, MissingResourceError, OwnershipError, ResourceInUseError
+
 from .clients import LazyClient
 
 
@@ -31,21 +32,27 @@ class AppMesh(LazyClient):
 
     def describe_mesh(self, mesh: str, owner: str | None) -> dict[str, Any]:
         try:
-            response = retry.call("DescribeMesh", lambda: self.client.describe_mesh(
-                meshName=mesh, **_owner(owner)))
+            response = retry.call(
+                "DescribeMesh", lambda: self.client.describe_mesh(meshName=mesh, **_owner(owner))
+            )
         except ClientError as e:
             if retry.error_code(e) in ("NotFoundException", "ForbiddenException"):
                 raise MissingResourceError(
                     f"MeshName: mesh '{mesh}' does not exist"
                     f"{f' in account {owner}' if owner else ''} (or is not shared with this "
-                    "account)") from e
+                    "account)"
+                ) from e
             raise _fail(e, f"mesh {mesh}") from e
         return dict(response["mesh"])
 
     def describe_node(self, mesh: str, owner: str | None, name: str) -> dict[str, Any] | None:
         try:
-            response = retry.call("DescribeVirtualNode", lambda: self.client.describe_virtual_node(
-                meshName=mesh, virtualNodeName=name, **_owner(owner)))
+            response = retry.call(
+                "DescribeVirtualNode",
+                lambda: self.client.describe_virtual_node(
+                    meshName=mesh, virtualNodeName=name, **_owner(owner)
+                ),
+            )
         except ClientError as e:
             if retry.error_code(e) == "NotFoundException":
                 return None
@@ -53,21 +60,34 @@ class AppMesh(LazyClient):
         node = dict(response["virtualNode"])
         return None if node.get("status", {}).get("status") == "DELETED" else node
 
-    def create_node(self, mesh: str, owner: str | None, name: str, spec: dict[str, Any],
-                    tags: dict[str, str]) -> dict[str, Any]:
+    def create_node(
+        self, mesh: str, owner: str | None, name: str, spec: dict[str, Any], tags: dict[str, str]
+    ) -> dict[str, Any]:
         try:
-            response = retry.call("CreateVirtualNode", lambda: self.client.create_virtual_node(
-                meshName=mesh, virtualNodeName=name, spec=spec, tags=_tag_list(tags),
-                **_owner(owner)))
+            response = retry.call(
+                "CreateVirtualNode",
+                lambda: self.client.create_virtual_node(
+                    meshName=mesh,
+                    virtualNodeName=name,
+                    spec=spec,
+                    tags=_tag_list(tags),
+                    **_owner(owner),
+                ),
+            )
         except ClientError as e:
             raise _fail(e, f"virtual node {name}") from e
         return dict(response["virtualNode"])
 
-    def update_node(self, mesh: str, owner: str | None, name: str,
-                    spec: dict[str, Any]) -> dict[str, Any]:
+    def update_node(
+        self, mesh: str, owner: str | None, name: str, spec: dict[str, Any]
+    ) -> dict[str, Any]:
         try:
-            response = retry.call("UpdateVirtualNode", lambda: self.client.update_virtual_node(
-                meshName=mesh, virtualNodeName=name, spec=spec, **_owner(owner)))
+            response = retry.call(
+                "UpdateVirtualNode",
+                lambda: self.client.update_virtual_node(
+                    meshName=mesh, virtualNodeName=name, spec=spec, **_owner(owner)
+                ),
+            )
         except ClientError as e:
             raise _fail(e, f"virtual node {name}") from e
         return dict(response["virtualNode"])
@@ -75,20 +95,26 @@ class AppMesh(LazyClient):
     def delete_node(self, mesh: str, owner: str | None, name: str) -> bool:
         """False when it was already gone."""
         try:
-            retry.call("DeleteVirtualNode", lambda: self.client.delete_virtual_node(
-                meshName=mesh, virtualNodeName=name, **_owner(owner)))
+            retry.call(
+                "DeleteVirtualNode",
+                lambda: self.client.delete_virtual_node(
+                    meshName=mesh, virtualNodeName=name, **_owner(owner)
+                ),
+            )
         except ClientError as e:
             if retry.error_code(e) == "NotFoundException":
                 return False
             raise _fail(e, f"virtual node {name} of mesh {mesh}") from e
         return True
 
-    def describe_service(self, mesh: str, owner: str | None,
-                         name: str) -> dict[str, Any] | None:
+    def describe_service(self, mesh: str, owner: str | None, name: str) -> dict[str, Any] | None:
         try:
             response = retry.call(
-                "DescribeVirtualService", lambda: self.client.describe_virtual_service(
-                    meshName=mesh, virtualServiceName=name, **_owner(owner)))
+                "DescribeVirtualService",
+                lambda: self.client.describe_virtual_service(
+                    meshName=mesh, virtualServiceName=name, **_owner(owner)
+                ),
+            )
         except ClientError as e:
             if retry.error_code(e) == "NotFoundException":
                 return None
@@ -96,31 +122,46 @@ class AppMesh(LazyClient):
         service = dict(response["virtualService"])
         return None if service.get("status", {}).get("status") == "DELETED" else service
 
-    def create_service(self, mesh: str, owner: str | None, name: str, spec: dict[str, Any],
-                       tags: dict[str, str]) -> dict[str, Any]:
+    def create_service(
+        self, mesh: str, owner: str | None, name: str, spec: dict[str, Any], tags: dict[str, str]
+    ) -> dict[str, Any]:
         try:
             response = retry.call(
-                "CreateVirtualService", lambda: self.client.create_virtual_service(
-                    meshName=mesh, virtualServiceName=name, spec=spec, tags=_tag_list(tags),
-                    **_owner(owner)))
+                "CreateVirtualService",
+                lambda: self.client.create_virtual_service(
+                    meshName=mesh,
+                    virtualServiceName=name,
+                    spec=spec,
+                    tags=_tag_list(tags),
+                    **_owner(owner),
+                ),
+            )
         except ClientError as e:
             raise _fail(e, f"virtual service {name}") from e
         return dict(response["virtualService"])
 
-    def update_service(self, mesh: str, owner: str | None, name: str,
-                       spec: dict[str, Any]) -> dict[str, Any]:
+    def update_service(
+        self, mesh: str, owner: str | None, name: str, spec: dict[str, Any]
+    ) -> dict[str, Any]:
         try:
             response = retry.call(
-                "UpdateVirtualService", lambda: self.client.update_virtual_service(
-                    meshName=mesh, virtualServiceName=name, spec=spec, **_owner(owner)))
+                "UpdateVirtualService",
+                lambda: self.client.update_virtual_service(
+                    meshName=mesh, virtualServiceName=name, spec=spec, **_owner(owner)
+                ),
+            )
         except ClientError as e:
             raise _fail(e, f"virtual service {name}") from e
         return dict(response["virtualService"])
 
     def delete_service(self, mesh: str, owner: str | None, name: str) -> bool:
         try:
-            retry.call("DeleteVirtualService", lambda: self.client.delete_virtual_service(
-                meshName=mesh, virtualServiceName=name, **_owner(owner)))
+            retry.call(
+                "DeleteVirtualService",
+                lambda: self.client.delete_virtual_service(
+                    meshName=mesh, virtualServiceName=name, **_owner(owner)
+                ),
+            )
         except ClientError as e:
             if retry.error_code(e) == "NotFoundException":
                 return False
@@ -133,8 +174,11 @@ class AppMesh(LazyClient):
         token: str | None = None
         try:
             while True:
-                page = retry.call("ListTagsForResource", lambda: self.client.list_tags_for_resource(
-                    resourceArn=arn, **({"nextToken": token} if token else {})))
+                more = {"nextToken": token} if token else {}
+                page = retry.call(
+                    "ListTagsForResource",
+                    lambda: self.client.list_tags_for_resource(resourceArn=arn, **more),  # noqa: B023
+                )
                 tags.update({t["key"]: t["value"] for t in page.get("tags", [])})
                 token = page.get("nextToken")
                 if not token:
@@ -146,8 +190,10 @@ class AppMesh(LazyClient):
 
     def tag(self, arn: str, tags: dict[str, str]) -> None:
         try:
-            retry.call("TagResource", lambda: self.client.tag_resource(
-                resourceArn=arn, tags=_tag_list(tags)))
+            retry.call(
+                "TagResource",
+                lambda: self.client.tag_resource(resourceArn=arn, tags=_tag_list(tags)),
+            )
         except ClientError as e:
             raise _fail(e, arn) from e
 
@@ -155,8 +201,9 @@ class AppMesh(LazyClient):
         if not keys:
             return
         try:
-            retry.call("UntagResource", lambda: self.client.untag_resource(
-                resourceArn=arn, tagKeys=keys))
+            retry.call(
+                "UntagResource", lambda: self.client.untag_resource(resourceArn=arn, tagKeys=keys)
+            )
         except ClientError as e:
             raise _fail(e, arn) from e
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import retry
+from meshed_crystal import retry
+
 from .clients import LazyClient
 
 logger = logging.getLogger(__name__)
@@ -24,9 +25,12 @@ class CloudFormation(LazyClient):
         rollback; when CloudFormation cannot answer, deleting what this id created is right.
         """
         try:
-            response = retry.call("DescribeStackResource",
-                                  lambda: self.client.describe_stack_resource(
-                                      StackName=stack_id, LogicalResourceId=logical_id))
+            response = retry.call(
+                "DescribeStackResource",
+                lambda: self.client.describe_stack_resource(
+                    StackName=stack_id, LogicalResourceId=logical_id
+                ),
+            )
         except ClientError as e:
             logger.info("stack resource not readable", extra={"code": retry.error_code(e)})
             return None

@@ -6,8 +6,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import retry
-from ..errors import AwsError, MissingResourceError
+from meshed_crystal import retry
+from meshed_crystal.errors import AwsError, MissingResourceError
+
 from .clients import LazyClient
 
 
@@ -18,32 +19,40 @@ class Ecs(LazyClient):
     def describe(self, reference: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
         """The task definition (ARN, family:revision, or family's latest ACTIVE) and its tags."""
         try:
-            response = retry.call("DescribeTaskDefinition",
-                                  lambda: self.client.describe_task_definition(
-                                      taskDefinition=reference, include=["TAGS"]))
+            response = retry.call(
+                "DescribeTaskDefinition",
+                lambda: self.client.describe_task_definition(
+                    taskDefinition=reference, include=["TAGS"]
+                ),
+            )
         except ClientError as e:
             message = e.response.get("Error", {}).get("Message", "")
             if retry.error_code(e) in ("ClientException", "InvalidParameterException"):
                 raise MissingResourceError(
-                    f"TaskDefinition: '{reference}' was not found ({message})") from e
+                    f"TaskDefinition: '{reference}' was not found ({message})"
+                ) from e
             raise AwsError(f"ECS {retry.error_code(e)} describing {reference}: {message}") from e
         return dict(response["taskDefinition"]), list(response.get("tags") or [])
 
     def register(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = retry.call("RegisterTaskDefinition",
-                                  lambda: self.client.register_task_definition(**request))
+            response = retry.call(
+                "RegisterTaskDefinition", lambda: self.client.register_task_definition(**request)
+            )
         except ClientError as e:
             message = e.response.get("Error", {}).get("Message", "")
-            raise AwsError(f"ECS {retry.error_code(e)} registering family "
-                           f"{request.get('family')}: {message}") from e
+            raise AwsError(
+                f"ECS {retry.error_code(e)} registering family {request.get('family')}: {message}"
+            ) from e
         return dict(response["taskDefinition"])
 
     def deregister(self, arn: str) -> None:
         """Already INACTIVE or gone is fine: the goal is that it no longer is ACTIVE."""
         try:
-            retry.call("DeregisterTaskDefinition",
-                       lambda: self.client.deregister_task_definition(taskDefinition=arn))
+            retry.call(
+                "DeregisterTaskDefinition",
+                lambda: self.client.deregister_task_definition(taskDefinition=arn),
+            )
         except ClientError as e:
             message = e.response.get("Error", {}).get("Message", "")
             if retry.error_code(e) in ("ClientException", "InvalidParameterException"):
