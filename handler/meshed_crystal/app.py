@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from . import retry
+from . import observability, retry
 from .actions import DEFAULT_ENVOY_IMAGE, Provider, Request
 from .logs import configure_logging
-from .protocol import RESPONSE_MARGIN_S, Resource
+from .protocol import RESPONSE_MARGIN_S, Resource, put_response
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "meshed-crystal"))
+logger = Logger(service=observability.SERVICE)
 configure_logging(logger)
 provider = Provider(envoy_image=os.environ.get("ENVOY_IMAGE") or DEFAULT_ENVOY_IMAGE)
-resource = Resource(fallback_id=lambda event: _request(event, None).fallback_id())
+# What the invocation answered CloudFormation, for the metrics.
+_outcome: dict[str, str] = {}
+
+
+def _send(url: str, body: bytes, deadline: float) -> bool:
+    _outcome["status"] = str(json.loads(body).get("Status", "FAILED"))
+    return put_response(url, body, deadline)
+
+
+resource = Resource(fallback_id=lambda event: _request(event, None).fallback_id(), sender=_send)
 
 
 def _request(event: Any, context: Any) -> Request:
@@ -61,12 +71,21 @@ def delete(event: dict[str, Any], context: Any) -> str:
     return str(request.physical_id)
 
 
+@observability.tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: Any, context: Any) -> None:
+    keys = event if isinstance(event, dict) else {}
+    started = time.monotonic()
+    _outcome.clear()
     with logger.append_context_keys(
-        stack_id=event.get("StackId") if isinstance(event, dict) else None,
-        logical_id=event.get("LogicalResourceId") if isinstance(event, dict) else None,
-        cfn_request_id=event.get("RequestId") if isinstance(event, dict) else None,
-        request_type=event.get("RequestType") if isinstance(event, dict) else None,
+        stack_id=keys.get("StackId"),
+        logical_id=keys.get("LogicalResourceId"),
+        cfn_request_id=keys.get("RequestId"),
+        request_type=keys.get("RequestType"),
         function_request_id=getattr(context, "aws_request_id", None),
     ):
         resource(event, context)
+        observability.record(
+            keys.get("RequestType"),
+            _outcome.get("status", "NoResponse"),
+            time.monotonic() - started,
+        )

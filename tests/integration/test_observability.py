@@ -1,0 +1,67 @@
+"""Powertools metrics (EMF) per request type and outcome; they never break a response."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from meshed_crystal import observability
+from tests.support.cfn_driver import CloudFormation
+from tests.support.platform import Platform
+
+
+def emf_lines(text: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "_aws" in record:
+            lines.append(record)
+    return lines
+
+
+@pytest.fixture
+def metrics_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+
+
+def props(platform: Platform, **extra: Any) -> dict[str, Any]:
+    return {
+        "MeshName": "ecs-mesh",
+        "CloudMapServiceArn": platform.cloud_map_service_arn,
+        "TaskDefinition": platform.app_task_definition_arn,
+        **extra,
+    }
+
+
+def test_each_request_emits_count_and_duration_by_type_and_outcome(
+    cfn: CloudFormation, platform: Platform, metrics_on: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cfn.create("Crystal", props(platform))["Status"] == "SUCCESS"
+    assert cfn.update("Crystal", props(platform, Listeners=[{"Port": "0"}]))["Status"] == "FAILED"
+    records = emf_lines(capsys.readouterr().out)
+    assert [(r["RequestType"], r["Outcome"]) for r in records] == [
+        ("Create", "SUCCESS"),
+        ("Update", "FAILED"),
+    ]
+    for record in records:
+        assert record["Requests"] == [1.0] or record["Requests"] == 1.0
+        assert record["ThrottledRetries"] in (0, 0.0, [0.0])
+        names = {m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+        assert names == {"Requests", "Duration", "ThrottledRetries"}
+        assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "MeshedCrystal"
+
+
+def test_a_metrics_failure_does_not_touch_the_response(
+    cfn: CloudFormation, platform: Platform, metrics_on: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("metrics backend down")
+
+    monkeypatch.setattr(observability.metrics, "flush_metrics", broken)
+    # invoke() fails unless exactly one response arrived and the handler did not raise.
+    assert cfn.create("Crystal", props(platform))["Status"] == "SUCCESS"
