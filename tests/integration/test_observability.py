@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-
 from meshed_crystal import observability
+
 from tests.support.cfn_driver import CloudFormation
 from tests.support.platform import Platform
 
