@@ -46,6 +46,8 @@ throttles = ThrottleCounter()
 def record(request_type: Any, outcome: str, seconds: float) -> None:
     """Emit the invocation's metrics; errors are logged, never raised."""
     try:
+        # A disabled Metrics does not clear on flush: start each invocation from a clean set.
+        metrics.clear_metrics()
         kind = request_type if request_type in ("Create", "Update", "Delete") else "Malformed"
         metrics.add_dimension(name="RequestType", value=str(kind))
         metrics.add_dimension(name="Outcome", value=outcome)
