@@ -13,8 +13,9 @@ from meshed_crystal import app
 from meshed_crystal.actions import Provider
 from moto import mock_aws
 
-from tests.support import moto_appmesh
+from tests.support import moto_appmesh, moto_cloudformation
 from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
+from tests.support.faults import Faults, injected
 from tests.support.platform import Platform, build_workshop_platform
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,10 +59,21 @@ def endpoint() -> Iterator[ResponseEndpoint]:
 @pytest.fixture
 def cfn(
     platform: Platform, endpoint: ResponseEndpoint, monkeypatch: pytest.MonkeyPatch
-) -> CloudFormation:
-    """CloudFormation driving the real Lambda entry point; its clients are built in this mock."""
+) -> Iterator[CloudFormation]:
+    """CloudFormation driving the real Lambda entry point; its clients are built in this mock.
+
+    The emulator's CloudFormation answers DescribeStackResource for the driver's stack.
+    """
     monkeypatch.setattr(app, "provider", Provider(envoy_image=ENVOY_IMAGE))
-    return CloudFormation(app.lambda_handler, endpoint)
+    with moto_cloudformation.serving(CloudFormation(app.lambda_handler, endpoint)) as driver:
+        yield driver
+
+
+@pytest.fixture
+def faults(platform: Platform) -> Iterator[Faults]:
+    """Service errors and delays raised by the emulator; every call it answers is recorded."""
+    with injected() as armed:
+        yield armed
 
 
 def load_event(name: str) -> dict[str, Any]:

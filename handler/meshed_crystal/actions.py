@@ -8,6 +8,7 @@ leaves nothing behind and a failed Update leaves the stack's resources as the ro
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from .adapters.appmesh import AppMesh
 from .adapters.cloudformation import CloudFormation
 from .adapters.cloudmap import CloudMap
 from .adapters.ecs import Ecs
-from .errors import OwnershipError
+from .errors import OwnershipError, PropertyError
 from .identity import (
     PREFIX,
     Owner,
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
 # The current revision and the one it replaced stay ACTIVE (rollbacks); older ones go.
 ACTIVE_REVISIONS = 2
+# CloudFormation rejects a custom resource response body over 4096 bytes.
+MAX_RESPONSE_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class Provider:
 
     def create(self, request: Request, announce: Callable[[str], None] = _quiet) -> Result:
         plan = self._plan(request, parse_properties(request.properties))
+        self._check_response_size(request, plan)
         announce(str(plan.id))
         return self._ensure(request, plan)
 
@@ -205,37 +209,53 @@ class Provider:
         undo = _Undo()
         try:
             revision, revisions = self._revision(request, plan, node_tags, undo)
-            tags = {**plan.user_tags, **owner.tags(), **revision_tags(revisions)}
             if node is None:
-                self.appmesh.create_node(mesh, mesh_owner, pid.node_name, plan.node_spec, tags)
-                undo.add(
-                    "delete node", lambda: self.appmesh.delete_node(mesh, mesh_owner, pid.node_name)
+                tags = {**plan.user_tags, **owner.tags(), **revision_tags(revisions)}
+                created = self.appmesh.create_node(
+                    mesh, mesh_owner, pid.node_name, plan.node_spec, tags
                 )
-            else:
+                if created is not None:
+                    undo.add(
+                        "delete node",
+                        lambda: self.appmesh.delete_node(mesh, mesh_owner, pid.node_name),
+                    )
+                else:
+                    # The same request running concurrently (Lambda delivered it twice) made
+                    # the node between our read and our write: adopt it if the tags say it is
+                    # ours, and answer with its revision rather than registering a second one.
+                    node = self.appmesh.describe_node(mesh, mesh_owner, pid.node_name)
+                    node_tags = self._owned_tags(node, owner, f"virtual node {pid.node_name}", mesh)
+                    revision, revisions = self._adopt_revisions(
+                        request, revision, parse_revisions(node_tags or {})
+                    )
+            if node is not None:
+                tags = {**plan.user_tags, **owner.tags(), **revision_tags(revisions)}
                 if mesh_spec.pruned(node.get("spec")) != mesh_spec.pruned(plan.node_spec):
                     self.appmesh.update_node(mesh, mesh_owner, pid.node_name, plan.node_spec)
                 self._retag(plan.node_arn, node_tags or {}, tags)
+            service_wanted = {**plan.user_tags, **owner.tags()}
             if service is None:
-                self.appmesh.create_service(
-                    mesh,
-                    mesh_owner,
-                    pid.service_name,
-                    plan.service_spec,
-                    {**plan.user_tags, **owner.tags()},
+                created = self.appmesh.create_service(
+                    mesh, mesh_owner, pid.service_name, plan.service_spec, service_wanted
                 )
-                undo.add(
-                    "delete service",
-                    lambda: self.appmesh.delete_service(mesh, mesh_owner, pid.service_name),
-                )
-            else:
+                if created is not None:
+                    undo.add(
+                        "delete service",
+                        lambda: self.appmesh.delete_service(mesh, mesh_owner, pid.service_name),
+                    )
+                else:
+                    # As for the node: a concurrent duplicate created it; adopt if ours.
+                    service = self.appmesh.describe_service(mesh, mesh_owner, pid.service_name)
+                    service_tags = self._owned_tags(
+                        service, owner, f"virtual service {pid.service_name}", mesh
+                    )
+            if service is not None:
                 # Also the hand-over of a service name that a replaced node held before.
                 if mesh_spec.provider_node(service.get("spec") or {}) != pid.node_name:
                     self.appmesh.update_service(
                         mesh, mesh_owner, pid.service_name, plan.service_spec
                     )
-                self._retag(
-                    plan.service_arn, service_tags or {}, {**plan.user_tags, **owner.tags()}
-                )
+                self._retag(plan.service_arn, service_tags or {}, service_wanted)
         except BaseException:
             undo.run()
             raise
@@ -243,6 +263,46 @@ class Provider:
         for old in revisions[ACTIVE_REVISIONS:]:
             self.ecs.deregister(old.arn(request.partition, request.region, request.account))
         return Result(str(pid), self._data(request, plan, revision))
+
+    def _adopt_revisions(
+        self, request: Request, mine: Revision, theirs: list[Revision]
+    ) -> tuple[Revision, list[Revision]]:
+        """Merge the revision this invocation chose into those of a node it adopted."""
+        same = next((r for r in theirs if (r.family, r.digest) == (mine.family, mine.digest)), None)
+        if same is None:
+            return mine, [mine, *[r for r in theirs if r != mine]]
+        if same != mine:
+            # Both registered the same content: keep the one the node already records, so
+            # both invocations answer the same TaskDefinitionArn, and drop the duplicate.
+            self.ecs.deregister(mine.arn(request.partition, request.region, request.account))
+        return same, [same, *[r for r in theirs if r != same]]
+
+    def _check_response_size(self, request: Request, plan: Plan) -> None:
+        """Refuse, before any write, names so long that CloudFormation would reject the answer.
+
+        Every name appears several times in the response (id, ARNs, attributes); at App Mesh's
+        255-character limits the body would exceed CloudFormation's 4096 bytes, and a resource
+        created but never acknowledged is worse than a clear refusal.
+        """
+        widest = Revision(str(plan.task_definition["family"]), 9_999_999, plan.digest)
+        body = {
+            "Status": "SUCCESS",
+            "Reason": "",
+            "PhysicalResourceId": str(plan.id),
+            "StackId": request.stack_id,
+            "RequestId": request.request_id,
+            "LogicalResourceId": request.logical_id,
+            "NoEcho": False,
+            "Data": self._data(request, plan, widest),
+        }
+        size = len(json.dumps(body).encode())
+        if size > MAX_RESPONSE_BYTES:
+            raise PropertyError(
+                "",
+                f"the response to CloudFormation would be {size} bytes, over its "
+                f"{MAX_RESPONSE_BYTES}-byte limit: shorten MeshName, VirtualNodeName, "
+                "VirtualServiceName, Family or Envoy.Image (or the logical id)",
+            )
 
     def _owned_tags(
         self, resource: dict[str, Any] | None, owner: Owner, what: str, mesh: str

@@ -42,6 +42,8 @@ MAX_BODY_BYTES = 4096
 # Seconds before the Lambda's deadline at which a FAILED "timed out" is sent: room for the PUT.
 RESPONSE_MARGIN_S = 4.0
 PUT_ATTEMPTS = 5
+# Backoff between PUT attempts: 0.5, 1, 2, 4 s, cut short by the deadline.
+PUT_FIRST_DELAY_S = 0.5
 
 Sender = Callable[[str, bytes, float], bool]
 
@@ -54,7 +56,7 @@ def put_response(url: str, body: bytes, deadline: float) -> bool:
     """
     parts = urlsplit(url)
     path = urlunsplit(("", "", parts.path, parts.query, ""))
-    delay = 0.5
+    delay = PUT_FIRST_DELAY_S
     for attempt in range(1, PUT_ATTEMPTS + 1):
         status = None
         try:

@@ -21,6 +21,8 @@ from .errors import ThrottledError
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Not LimitExceededException: App Mesh uses it for quotas (too many virtual services in a mesh),
+# which no amount of waiting fixes; retrying it would turn a clear Reason into "throttled".
 THROTTLING_CODES = frozenset(
     {
         "ThrottlingException",
@@ -29,7 +31,6 @@ THROTTLING_CODES = frozenset(
         "RequestLimitExceeded",
         "ThrottledException",
         "RequestThrottled",
-        "LimitExceededException",
     }
 )
 _deadline: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=float("inf"))

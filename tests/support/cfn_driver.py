@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final, Literal, Self
@@ -39,6 +40,7 @@ __all__ = [
     "LambdaContext",
     "RecordedPut",
     "ResponseEndpoint",
+    "StackResource",
     "stringify",
 ]
 
@@ -401,6 +403,19 @@ Handler = Callable[[dict[str, Any], Any], Any]
 class _Held:
     physical_id: str
     properties: dict[str, Any] = field(default_factory=dict)
+    status: str = "CREATE_COMPLETE"
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    resource_type: str = "Custom::MeshedCrystal"
+
+
+@dataclass(frozen=True)
+class StackResource:
+    """What ``DescribeStackResource`` says about a logical id of the driver's stack."""
+
+    physical_id: str
+    status: str
+    updated_at: datetime
+    resource_type: str
 
 
 class CloudFormation:
@@ -458,6 +473,23 @@ class CloudFormation:
 
     def holds(self, logical_id: str) -> bool:
         return logical_id in self._held
+
+    def stack_resource(self, logical_id: str) -> StackResource | None:
+        """The stack's record of ``logical_id`` (what ``DescribeStackResource`` answers)."""
+        held = self._held.get(logical_id)
+        if held is None:
+            return None
+        return StackResource(held.physical_id, held.status, held.updated_at, held.resource_type)
+
+    def revert_to(self, logical_id: str, physical_id: str, properties: Mapping[str, Any]) -> None:
+        """A stack update failed after ``logical_id`` was replaced: CloudFormation rolls back
+        by holding the old id again (it sends no event to the old resource for that), then
+        sends a Delete for the new id in the cleanup phase."""
+        self._held[logical_id] = _Held(
+            physical_id,
+            {k: v for k, v in stringify(dict(properties)).items() if k not in CFN_OWN_KEYS},
+            status="UPDATE_COMPLETE",
+        )
 
     # -- events ----------------------------------------------------------------------------
 
@@ -632,7 +664,12 @@ class CloudFormation:
                 for k, v in event.get("ResourceProperties", {}).items()
                 if k not in CFN_OWN_KEYS
             }
-            self._held[logical_id] = _Held(str(body["PhysicalResourceId"]), props)
+            self._held[logical_id] = _Held(
+                str(body["PhysicalResourceId"]),
+                props,
+                status=f"{request_type.upper()}_COMPLETE",
+                resource_type=str(event.get("ResourceType") or "Custom::MeshedCrystal"),
+            )
         elif request_type == "Delete":
             held = self._held.get(logical_id)
             # Deleting a replaced (old) id leaves the stack's current resource in place.

@@ -62,7 +62,9 @@ class AppMesh(LazyClient):
 
     def create_node(
         self, mesh: str, owner: str | None, name: str, spec: dict[str, Any], tags: dict[str, str]
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
+        """None when the name was taken since it was read (ConflictException): the caller
+        re-reads it to learn whose it is (a concurrent duplicate of the same request, or not)."""
         try:
             response = retry.call(
                 "CreateVirtualNode",
@@ -75,6 +77,8 @@ class AppMesh(LazyClient):
                 ),
             )
         except ClientError as e:
+            if retry.error_code(e) == "ConflictException":
+                return None
             raise _fail(e, f"virtual node {name}") from e
         return dict(response["virtualNode"])
 
@@ -124,7 +128,8 @@ class AppMesh(LazyClient):
 
     def create_service(
         self, mesh: str, owner: str | None, name: str, spec: dict[str, Any], tags: dict[str, str]
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
+        """None when the name was taken since it was read (see ``create_node``)."""
         try:
             response = retry.call(
                 "CreateVirtualService",
@@ -137,6 +142,8 @@ class AppMesh(LazyClient):
                 ),
             )
         except ClientError as e:
+            if retry.error_code(e) == "ConflictException":
+                return None
             raise _fail(e, f"virtual service {name}") from e
         return dict(response["virtualService"])
 

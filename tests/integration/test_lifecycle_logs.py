@@ -1,0 +1,203 @@
+"""Logs (DESIGN §5.7) and response size (§4): no line holds the ResponseURL or its signature, at
+any level; every line of an invocation says which stack, resource, request and request type; the
+largest valid input still answers within 4096 bytes, with flat string attributes."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from meshed_crystal import app
+
+from tests.integration import aws_state
+from tests.integration.lifecycle import LOGICAL, failed, fast, ok, workshop
+from tests.support import moto_cloudformation
+from tests.support.cfn_driver import MAX_RESPONSE_BYTES, CloudFormation, ResponseEndpoint
+from tests.support.platform import Platform
+
+CONTEXT_KEYS = ("stack_id", "logical_id", "cfn_request_id", "request_type")
+LOGGERS = ("meshed_crystal", "crhelper", "botocore")
+
+
+@pytest.fixture
+def log_level(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The function's log level, applied to its own, crhelper's and botocore's loggers."""
+    level = str(request.param)
+    loggers = [logging.getLogger(app.logger.name)] + [logging.getLogger(n) for n in LOGGERS]
+    saved = [lg.level for lg in loggers]
+    app.logger.setLevel(level)
+    for lg in loggers:
+        lg.setLevel(level)
+    yield level
+    for lg, old in zip(loggers, saved, strict=True):
+        lg.setLevel(old)
+
+
+@pytest.fixture
+def handler_output() -> Iterator[io.StringIO]:
+    """Everything any logging handler writes, wherever it writes it.
+
+    The function's handlers hold the stream they were given at import (Lambda's stdout), which
+    pytest's fd capture cannot see; every StreamHandler of every logger is pointed here instead.
+    """
+    sink = io.StringIO()
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
+    for lg in loggers:
+        for handler in lg.handlers:
+            if (
+                isinstance(handler, logging.StreamHandler)
+                # pytest's own capture handlers: caplog reads those records
+                and not type(handler).__module__.startswith("_pytest")
+                and all(h is not handler for h, _ in swapped)
+            ):
+                swapped.append((handler, handler.setStream(sink)))
+    yield sink
+    for handler, stream in swapped:
+        handler.setStream(stream)
+
+
+def _secrets(url: str) -> list[str]:
+    """What must never be logged: the URL, its path and query, its signature and credential."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    return [
+        url,
+        f"{parts.path}?{parts.query}",
+        parts.query,
+        query["X-Amz-Signature"][0],
+        query["X-Amz-Credential"][0].split("/")[0],
+    ]
+
+
+@pytest.mark.parametrize("log_level", ["DEBUG", "INFO", "WARNING"], indirect=True)
+def test_no_log_line_holds_the_response_url_and_every_line_names_its_request(
+    cfn: CloudFormation,
+    platform: Platform,
+    endpoint: ResponseEndpoint,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    handler_output: io.StringIO,
+    log_level: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)  # a root handler that sees every record that propagates
+    capfd.readouterr()
+    caplog.clear()
+    # Given a lifecycle with successes, failures and a response PUT that had to be retried
+    fast(cfn)
+    events = [cfn.event("Create", LOGICAL, workshop(platform))]
+    ok(cfn.invoke(events[-1]))
+    endpoint.fail_next(1, "reset")
+    events.append(cfn.event("Update", LOGICAL, workshop(platform, Envoy={"LogLevel": "debug"})))
+    ok(cfn.invoke(events[-1]))
+    events.append(cfn.event("Create", "Second", workshop(platform)))  # the names are taken
+    failed(cfn.invoke(events[-1]))
+    events.append(cfn.event("Delete", LOGICAL, workshop(platform)))
+    ok(cfn.invoke(events[-1]))
+    captured = capfd.readouterr()
+    printed = captured.out + captured.err
+    lines = [line for line in handler_output.getvalue().splitlines() if line.strip()]
+    records = list(caplog.records)
+    if log_level in ("DEBUG", "INFO"):
+        assert lines, "the capture sees the function's lines"
+        assert records, "the capture sees the function's records"
+    if log_level == "DEBUG":
+        assert any(r.name.startswith("botocore") for r in records), "botocore logs at DEBUG"
+    # Then no line and no record holds the URL or any part of its signature
+    texts = [*lines, printed] + [
+        " ".join(str(v) for v in vars(r).values()) + " " + r.getMessage() for r in records
+    ]
+    for event in events:
+        for secret in _secrets(event["ResponseURL"]):
+            leaking = [t for t in texts if secret in t]
+            assert leaking == [], f"{secret[:40]}... logged: {leaking[0][:300]}"
+    # And every line the function wrote names the stack, the resource, the request and its type
+    for line in lines:
+        entry = json.loads(line)
+        missing = [k for k in CONTEXT_KEYS if not entry.get(k)]
+        assert missing == [], f"{missing} missing from {line[:300]}"
+        assert entry["stack_id"] == cfn.stack_id
+
+
+@pytest.mark.parametrize("log_level", ["DEBUG"], indirect=True)
+def test_a_malformed_event_is_logged_without_its_url(
+    cfn: CloudFormation, platform: Platform, handler_output: io.StringIO, log_level: str
+) -> None:
+    event = fast(cfn).event("Create", LOGICAL, workshop(platform))
+    event["RequestType"] = "Destroy"
+    assert len(cfn.invoke_raw(event)) == 1
+    text = handler_output.getvalue()
+    assert "malformed event" in text
+    for secret in _secrets(event["ResponseURL"]):
+        assert secret not in text
+
+
+# -- 12. Size --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def long_stack(platform: Platform, endpoint: ResponseEndpoint) -> Iterator[CloudFormation]:
+    """A stack with the longest name CloudFormation allows (128 characters)."""
+    driver = CloudFormation(app.lambda_handler, endpoint, stack_name="S" * 128, grace_s=0.05)
+    with moto_cloudformation.serving(driver):
+        yield driver
+
+
+def test_names_too_long_to_answer_are_refused_before_any_write(
+    long_stack: CloudFormation, platform: Platform, cfn: CloudFormation
+) -> None:
+    # Given every name at its service's limit (255 characters)
+    mesh = "m" * 255
+    boto3.client("appmesh").create_mesh(meshName=mesh)
+    props = _named(platform, mesh, 255)
+    # When the stack creates it
+    body = long_stack.create("L" * 255, props)
+    # Then it is refused (within 4096 bytes), saying what to shorten, and nothing was created
+    reason = failed(body)
+    assert "over its 4096-byte limit" in reason
+    assert "VirtualNodeName" in reason
+    assert aws_state.node_names(mesh) == []
+    assert aws_state.active_revisions("f" * 255) == []
+
+
+def test_the_largest_accepted_input_answers_within_4096_bytes_with_flat_strings(
+    long_stack: CloudFormation, platform: Platform, endpoint: ResponseEndpoint, cfn: CloudFormation
+) -> None:
+    # Given the longest names the resource accepts (found by shortening them step by step)
+    mesh = "m" * 255
+    boto3.client("appmesh").create_mesh(meshName=mesh)
+    logical = "L" * 255
+    for length in range(255, 150, -3):
+        event = long_stack.event("Create", logical, _named(platform, mesh, length))
+        body = long_stack.invoke(event)
+        if body["Status"] == "SUCCESS":
+            break
+        assert "4096-byte limit" in body["Reason"]
+    # Then the response (the driver rejects more than 4096 bytes) is close to the limit
+    raw = endpoint.delivered_for(event["ResponseURL"])[0].raw_body
+    assert MAX_RESPONSE_BYTES - 100 < len(raw) <= MAX_RESPONSE_BYTES
+    # And its attributes are flat strings, the names in full
+    data = ok(body)
+    assert all(isinstance(v, str) for v in data.values())
+    assert data["VirtualNodeName"] == "n" * length
+    assert data["MeshName"] == mesh
+
+
+def _named(platform: Platform, mesh: str, length: int) -> dict[str, Any]:
+    return workshop(
+        platform,
+        MeshName=mesh,
+        VirtualNodeName="n" * length,
+        VirtualServiceName="s" * length,
+        Family="f" * 255,
+        Envoy={"Image": "public.ecr.aws/appmesh/" + "e" * 200 + ":v1.29.12.1-prod"},
+        Tags=[{"Key": "k" * 128, "Value": "v" * 256}],
+    )

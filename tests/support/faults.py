@@ -1,0 +1,173 @@
+"""Fault injection and call recording at the emulator, below the handler and botocore.
+
+The faults are raised inside moto's request handling, as the service's own error: moto serialises
+a :class:`moto.core.exceptions.ServiceException` with the service's protocol and model (the HTTP
+status of a modelled error, a JSON ``__type`` for App Mesh and ECS, an XML ``<Error>`` for
+CloudFormation), so the handler's botocore clients parse exactly what AWS would send. Nothing of
+the handler's own call sequence is mocked: whichever call reaches the emulator next gets the fault.
+
+Use :func:`injected` as a context manager (the ``faults`` fixture does), then::
+
+    faults.fail("ecs", "RegisterTaskDefinition", "ThrottlingException", "Rate exceeded", times=2)
+    faults.delay("appmesh", "CreateVirtualService", seconds=2.0)
+    faults.calls  # [("appmesh", "DescribeMesh"), ...] every call that reached the emulator
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.core.exceptions import ServiceException
+from moto.core.responses import BaseResponse
+
+__all__ = ["Faults", "InjectedFault", "injected"]
+
+
+class InjectedFault(ServiceException):
+    """A service error raised by the emulator on request.
+
+    Defined outside moto's packages on purpose: moto then serialises it with the model of the
+    service that is answering (its protocol, and the HTTP status of a modelled error).
+    """
+
+
+# Service names as moto's responses know them (botocore's, e.g. "servicediscovery").
+Operation = tuple[str, str]
+
+
+@dataclass
+class _Fault:
+    code: str
+    message: str
+    times: int
+    delay_s: float = 0.0
+    barrier: threading.Barrier | None = None
+
+
+@dataclass
+class Faults:
+    """The faults armed for the next calls, and every call the emulator answered."""
+
+    calls: list[Operation] = field(default_factory=list)
+    injected: list[tuple[str, str, str]] = field(default_factory=list)
+    """(service, operation, error code) of every fault actually raised, in order."""
+    _armed: dict[Operation, list[_Fault]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail(
+        self, service: str, operation: str, code: str, message: str, *, times: int = 1
+    ) -> None:
+        """The next ``times`` calls of ``operation`` answer the service error ``code``."""
+        with self._lock:
+            self._armed.setdefault((service, operation), []).append(_Fault(code, message, times))
+
+    def delay(self, service: str, operation: str, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` calls of ``operation`` take ``seconds`` longer, then succeed."""
+        with self._lock:
+            self._armed.setdefault((service, operation), []).append(
+                _Fault("", "", times, delay_s=seconds)
+            )
+
+    def rendezvous(
+        self, service: str, operation: str, *, parties: int = 2, timeout_s: float = 10.0
+    ) -> None:
+        """The next ``parties`` calls of ``operation`` wait for each other, then all proceed.
+
+        Makes a race deterministic: concurrent invocations all read before any of them writes.
+        """
+        with self._lock:
+            self._armed.setdefault((service, operation), []).append(
+                _Fault("", "", parties, barrier=threading.Barrier(parties, timeout=timeout_s))
+            )
+
+    def pending(self, service: str, operation: str) -> int:
+        """How many armed faults of ``operation`` have not fired yet."""
+        with self._lock:
+            return sum(f.times for f in self._armed.get((service, operation), []))
+
+    def writes(self) -> list[Operation]:
+        """The recorded calls that change something (anything but Describe/List/Get)."""
+        with self._lock:
+            return [c for c in self.calls if not c[1].startswith(("Describe", "List", "Get"))]
+
+    def _next(self, service: str, operation: str) -> _Fault | None:
+        with self._lock:
+            self.calls.append((service, operation))
+            queue = self._armed.get((service, operation))
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                queue.pop(0)
+            if fault.code:
+                self.injected.append((service, operation, fault.code))
+            return fault
+
+
+_active: Faults | None = None
+_original_call_action = BaseResponse.call_action
+_install_lock = threading.Lock()
+
+
+def _operation_name(response: BaseResponse) -> str | None:
+    try:
+        return str(response._get_action())
+    except Exception:  # moto could not route it; it answers that itself
+        return None
+
+
+def _call_action(self: BaseResponse) -> Any:
+    faults = _active
+    operation = _operation_name(self) if faults is not None else None
+    if faults is None or operation is None:
+        return _original_call_action(self)
+    fault = faults._next(str(self.boto3_service_name), operation)
+    if fault is not None:
+        if fault.barrier is not None:
+            fault.barrier.wait()
+        if fault.delay_s:
+            time.sleep(fault.delay_s)
+        if fault.code:
+            error = InjectedFault(fault.code, fault.message)
+            method = _snake(operation)
+
+            def raise_fault() -> Any:
+                raise error
+
+            # moto calls the action method by name and serialises a ServiceException with the
+            # service's protocol; an instance attribute shadows the method for this call only.
+            setattr(self, method, raise_fault)
+            with warnings.catch_warnings():
+                # moto warns when a code is not in the model (ECS's ThrottlingException is
+                # not, though ECS sends it); it still serialises it as the service would.
+                warnings.simplefilter("ignore", UserWarning)
+                return _original_call_action(self)
+    return _original_call_action(self)
+
+
+def _snake(name: str) -> str:
+    from moto.core.utils import camelcase_to_underscores
+
+    return str(camelcase_to_underscores(name))
+
+
+@contextmanager
+def injected() -> Iterator[Faults]:
+    """Arm fault injection and call recording for the ``with`` block."""
+    global _active
+    with _install_lock:
+        BaseResponse.call_action = _call_action  # type: ignore[method-assign]
+        _active = Faults()
+    try:
+        yield _active
+    finally:
+        with _install_lock:
+            _active = None
+            BaseResponse.call_action = _original_call_action  # type: ignore[method-assign]
