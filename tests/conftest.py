@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from meshed_crystal import app
 from meshed_crystal.actions import Provider
@@ -22,6 +24,11 @@ REPO = Path(__file__).resolve().parent.parent
 EVENTS = REPO / "events"
 REGION = "us-east-1"
 ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
+
+# Speed, not behaviour: moto's EC2 backend loads thousands of AMIs on every reset (the platform
+# needs only a VPC), and one botocore session keeps service models parsed across tests.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+_BOTOCORE = botocore.session.get_session()
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +54,8 @@ def platform(aws_env: None) -> Iterator[Platform]:
     """moto in-process with App Mesh extended, holding the workshop's platform."""
     moto_appmesh.install()
     with mock_aws():
-        yield build_workshop_platform(boto3.Session(region_name=REGION))
+        session = boto3.Session(botocore_session=_BOTOCORE, region_name=REGION)
+        yield build_workshop_platform(session)
 
 
 @pytest.fixture
