@@ -107,6 +107,12 @@ class _Undo:
                 logger.exception("could not undo", extra={"undo": what})
 
 
+def allowed_meshes(setting: str) -> frozenset[str] | None:
+    """The ALLOWED_MESHES setting: ``*`` (or empty) for every mesh, else comma-separated names."""
+    names = frozenset(n.strip() for n in setting.split(",") if n.strip())
+    return None if not names or "*" in names else names
+
+
 def _quiet(physical_id: str) -> None:
     """Default for ``announce``: nobody needs to know the id before the result."""
 
@@ -122,12 +128,16 @@ class Provider:
         cloudmap: CloudMap | None = None,
         cloudformation: CloudFormation | None = None,
         envoy_image: str = DEFAULT_ENVOY_IMAGE,
+        allowed_meshes: frozenset[str] | None = None,
     ) -> None:
         self.appmesh = appmesh or AppMesh()
         self.ecs = ecs or Ecs()
         self.cloudmap = cloudmap or CloudMap()
         self.cloudformation = cloudformation or CloudFormation()
         self.envoy_image = envoy_image
+        # None: every mesh. The deployment's IAM policy is the real guard; this turns its
+        # AccessDenied into a Reason that names the parameter to change.
+        self.allowed_meshes = allowed_meshes
 
     # -- Create / Update ---------------------------------------------------------------------
 
@@ -146,6 +156,13 @@ class Provider:
         return self.create(request, announce)
 
     def _plan(self, request: Request, props: Properties) -> Plan:
+        if self.allowed_meshes is not None and props.mesh_name not in self.allowed_meshes:
+            raise PropertyError(
+                "MeshArn" if props.mesh_owner else "MeshName",
+                f"mesh '{props.mesh_name}' is not one this provider may manage (allowed: "
+                f"{', '.join(sorted(self.allowed_meshes))}; the AllowedMeshNames parameter "
+                "of the provider's stack)",
+            )
         mesh = self.appmesh.describe_mesh(props.mesh_name, props.mesh_owner)
         mesh_arn = str(mesh["metadata"]["arn"])
         mesh_owner = str(mesh["metadata"].get("meshOwner") or mesh_arn.split(":")[4])

@@ -10,13 +10,16 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from . import observability, retry
-from .actions import DEFAULT_ENVOY_IMAGE, Provider, Request
+from .actions import DEFAULT_ENVOY_IMAGE, Provider, Request, allowed_meshes
 from .logs import configure_logging
 from .protocol import RESPONSE_MARGIN_S, Resource, put_response
 
 logger = Logger(service=observability.SERVICE)
 configure_logging(logger)
-provider = Provider(envoy_image=os.environ.get("ENVOY_IMAGE") or DEFAULT_ENVOY_IMAGE)
+provider = Provider(
+    envoy_image=os.environ.get("ENVOY_IMAGE") or DEFAULT_ENVOY_IMAGE,
+    allowed_meshes=allowed_meshes(os.environ.get("ALLOWED_MESHES", "*")),
+)
 # What the invocation answered CloudFormation, for the metrics.
 _outcome: dict[str, str] = {}
 

@@ -665,3 +665,30 @@ def test_base_with_a_proxy_configuration_is_refused(
     body = cfn.create("Crystal", workshop(platform, TaskDefinition=inline))
     assert body["Status"] == "FAILED"
     assert body["Reason"].startswith("TaskDefinition: already has a proxy configuration")
+
+
+def test_a_mesh_outside_the_allowed_meshes_is_refused_before_any_write(
+    cfn: CloudFormation, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meshed_crystal import app
+    from meshed_crystal.actions import Provider, allowed_meshes
+
+    monkeypatch.setattr(
+        app, "provider", Provider(envoy_image=ENVOY_IMAGE, allowed_meshes=allowed_meshes("a, b"))
+    )
+    body = cfn.create("Crystal", workshop(platform))
+    assert body["Status"] == "FAILED"
+    assert body["Reason"].startswith(
+        "MeshName: mesh 'ecs-mesh' is not one this provider may manage (allowed: a, b;"
+    )
+    assert_nothing_created(platform)
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [("*", None), ("", None), ("ecs-mesh", {"ecs-mesh"}), ("a,*", None), (" a , b ", {"a", "b"})],
+)
+def test_allowed_meshes_setting(setting: str, expected: set[str] | None) -> None:
+    from meshed_crystal.actions import allowed_meshes
+
+    assert allowed_meshes(setting) == (None if expected is None else frozenset(expected))
