@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from .identity import (
     parse_revisions,
     revision_tags,
 )
-from .properties import Properties, parse_properties
+from .properties import Properties, parse_properties, user_properties
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class Request:
     request_id: str
     properties: Any
     physical_id: str | None = None
+    old_properties: Any = None
     partition: str = "aws"
     region: str = "us-east-1"
     account: str = "123456789012"
@@ -142,7 +143,8 @@ class Provider:
     # -- Create / Update ---------------------------------------------------------------------
 
     def create(self, request: Request, announce: Callable[[str], None] = _quiet) -> Result:
-        plan = self._plan(request, parse_properties(request.properties))
+        props = parse_properties(request.properties)
+        plan = self._plan(request, props)
         self._check_response_size(request, plan)
         announce(str(plan.id))
         return self._ensure(request, plan)
@@ -153,7 +155,49 @@ class Provider:
         A replacement never removes the old id's resources: CloudFormation sends a Delete for
         the old id once the stack update succeeded (or for the new id if it failed).
         """
+        unchanged = self._unchanged(request)
+        if unchanged is not None:
+            return unchanged
         return self.create(request, announce)
+
+    def _unchanged(self, request: Request) -> Result | None:
+        """The answer to an Update whose properties did not change, from two reads and no write.
+
+        CloudFormation sends one when only its own keys changed (ServiceTimeout): nothing is
+        derived again. If what the id names is not as it was left, None: the full path repairs.
+        """
+        me = PhysicalId.parse(request.physical_id)
+        if me is None or request.old_properties is None:
+            return None
+        try:
+            new = user_properties(request.properties)
+            old = user_properties(request.old_properties)
+        except AttributeError:
+            return None
+        if new != old:
+            return None
+        props = parse_properties(request.properties)
+        mesh_arn = me.mesh_arn(request.partition, request.region)
+        node_tags = self.appmesh.tags(f"{mesh_arn}/virtualNode/{me.node_name}")
+        revisions = parse_revisions(node_tags or {})
+        if node_tags is None or not request.owner.owns(node_tags) or not revisions:
+            return None
+        service = self.appmesh.describe_service(me.mesh_name, me.mesh_owner, me.service_name)
+        if service is None or mesh_spec.provider_node(service.get("spec") or {}) != me.node_name:
+            return None
+        plan = Plan(
+            id=me,
+            mesh_arn=mesh_arn,
+            node_arn=f"{mesh_arn}/virtualNode/{me.node_name}",
+            service_arn=f"{mesh_arn}/virtualService/{me.service_name}",
+            node_spec={},
+            service_spec={},
+            task_definition={},
+            digest=revisions[0].digest,
+            envoy_image=props.envoy.image or self.envoy_image,
+            user_tags=dict(props.tags),
+        )
+        return Result(str(me), self._data(request, plan, revisions[0]))
 
     def _plan(self, request: Request, props: Properties) -> Plan:
         if self.allowed_meshes is not None and props.mesh_name not in self.allowed_meshes:
@@ -163,9 +207,7 @@ class Provider:
                 f"{', '.join(sorted(self.allowed_meshes))}; the AllowedMeshNames parameter "
                 "of the provider's stack)",
             )
-        mesh = self.appmesh.describe_mesh(props.mesh_name, props.mesh_owner)
-        mesh_arn = str(mesh["metadata"]["arn"])
-        mesh_owner = str(mesh["metadata"].get("meshOwner") or mesh_arn.split(":")[4])
+        mesh_arn, mesh_owner = self._mesh(request, props)
         if props.cloud_map_service_id is not None:
             namespace, service = self.cloudmap.names_by_id(props.cloud_map_service_id)
         else:
@@ -216,11 +258,26 @@ class Provider:
             user_tags=user_tags,
         )
 
+    def _mesh(self, request: Request, props: Properties) -> tuple[str, str]:
+        """The mesh's ARN and owner: read on Create, known from the id on an in-place Update."""
+        me = PhysicalId.parse(request.physical_id)
+        if (
+            me is not None
+            and me.mesh_name == props.mesh_name
+            and me.mesh_owner == (props.mesh_owner or request.account)
+        ):
+            return me.mesh_arn(request.partition, request.region), me.mesh_owner
+        mesh = self.appmesh.describe_mesh(props.mesh_name, props.mesh_owner)
+        mesh_arn = str(mesh["metadata"]["arn"])
+        return mesh_arn, str(mesh["metadata"].get("meshOwner") or mesh_arn.split(":")[4])
+
     def _ensure(self, request: Request, plan: Plan) -> Result:
         pid, owner = plan.id, request.owner
         mesh, mesh_owner = pid.mesh_name, pid.mesh_owner
         node = self.appmesh.describe_node(mesh, mesh_owner, pid.node_name)
         node_tags = self._owned_tags(node, owner, f"virtual node {pid.node_name}", mesh)
+        # Ownership of both names is settled before the first write (rather than by trying
+        # to create and undoing on a conflict): a refused Create leaves no trace at all.
         service = self.appmesh.describe_service(mesh, mesh_owner, pid.service_name)
         service_tags = self._owned_tags(service, owner, f"virtual service {pid.service_name}", mesh)
         undo = _Undo()
@@ -379,37 +436,41 @@ class Provider:
     # -- Delete ------------------------------------------------------------------------------
 
     def delete(self, request: Request) -> None:
-        """Remove what the physical id names, sparing what the stack's current id still uses."""
+        """Remove what the physical id names, sparing what the stack's current id still uses.
+
+        Reads first what proves ownership and lists the revisions (the node's tags), then asks
+        CloudFormation which id the stack holds now: after a replacement, names shared with
+        that id are handed back or kept, never removed.
+        """
         me = PhysicalId.parse(request.physical_id)
         if me is None:
             logger.info("physical id was never issued by this resource; nothing to delete")
+            return
+        mesh, mesh_owner = me.mesh_name, me.mesh_owner
+        node_tags = self.appmesh.tags(
+            f"{me.mesh_arn(request.partition, request.region)}/virtualNode/{me.node_name}"
+        )
+        if node_tags is None or not request.owner.owns(node_tags):
+            # Nothing of ours: the mesh or node is gone, or the names belong to someone else
+            # (a Create that was refused answers with this id too). The service is ours only
+            # through our node, so it is left alone as well.
+            logger.info("the node is gone or not ours; nothing to delete")
             return
         held = PhysicalId.parse(
             self.cloudformation.current_physical_id(request.stack_id, request.logical_id)
         )
         if held is None or held == me or not held.same_mesh(me):
             held = None
-        owner, mesh, mesh_owner = request.owner, me.mesh_name, me.mesh_owner
-        mesh_arn = f"arn:{request.partition}:appmesh:{request.region}:{mesh_owner}:mesh/{mesh}"
-        service = self.appmesh.describe_service(mesh, mesh_owner, me.service_name)
-        if service is not None and self._is_mine(service, owner, me.node_name):
-            if held is not None and held.service_name == me.service_name:
+        if held is not None and held.service_name == me.service_name:
+            if held.node_name != me.node_name:
                 # A failed replacement: the stack holds the old id again; give its name back.
                 self.appmesh.update_service(
                     mesh, mesh_owner, me.service_name, mesh_spec.service_spec(held.node_name)
                 )
-            else:
-                self.appmesh.delete_service(mesh, mesh_owner, me.service_name)
+        else:
+            self.appmesh.delete_service(mesh, mesh_owner, me.service_name)
         if held is not None and held.node_name == me.node_name:
-            return
-        node_tags = self.appmesh.tags(f"{mesh_arn}/virtualNode/{me.node_name}")
-        if node_tags is None or not owner.owns(node_tags):
             return
         self.appmesh.delete_node(mesh, mesh_owner, me.node_name)
         for revision in parse_revisions(node_tags):
             self.ecs.deregister(revision.arn(request.partition, request.region, request.account))
-
-    def _is_mine(self, service: Mapping[str, Any], owner: Owner, node_name: str) -> bool:
-        if mesh_spec.provider_node(dict(service.get("spec") or {})) != node_name:
-            return False
-        return owner.owns(self.appmesh.tags(str(service["metadata"]["arn"])) or {})

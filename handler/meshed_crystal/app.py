@@ -40,6 +40,7 @@ def _request(event: Any, context: Any) -> Request:
         request_id=str(event.get("RequestId", "")),
         properties=event.get("ResourceProperties"),
         physical_id=event.get("PhysicalResourceId"),
+        old_properties=event.get("OldResourceProperties"),
         partition=arn[1] if len(arn) > 4 else "aws",
         region=arn[3] if len(arn) > 4 else os.environ.get("AWS_REGION", "us-east-1"),
         account=arn[4] if len(arn) > 4 else "123456789012",

@@ -70,9 +70,10 @@ def service_model() -> ServiceModel:
     Reading ``ecs/service-2.json.gz`` takes about 50 ms, plus about 0.3 s to import botocore if
     boto3 has not already done so; a Lambda invocation that never converts never pays it.
     """
-    import botocore.session  # deliberately lazy, see above
+    from .sdk import botocore_session  # deliberately lazy, see above
 
-    return botocore.session.get_session().get_service_model("ecs")
+    # The same session as the ECS client's: the parsed model is shared, not loaded twice.
+    return botocore_session().get_service_model("ecs")
 
 
 @functools.cache

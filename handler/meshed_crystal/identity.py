@@ -45,6 +45,9 @@ class PhysicalId:
             return None
         return cls(match["owner"], match["mesh"], match["node"], match["service"])
 
+    def mesh_arn(self, partition: str, region: str) -> str:
+        return f"arn:{partition}:appmesh:{region}:{self.mesh_owner}:mesh/{self.mesh_name}"
+
     def same_mesh(self, other: PhysicalId) -> bool:
         return (self.mesh_owner, self.mesh_name) == (other.mesh_owner, other.mesh_name)
 

@@ -24,9 +24,8 @@ CREATE_CALLS = [
     ("appmesh", "CreateVirtualService"),
 ]
 DELETE_CALLS = [
-    ("cloudformation", "DescribeStackResource"),
-    ("appmesh", "DescribeVirtualService"),
     ("appmesh", "ListTagsForResource"),
+    ("cloudformation", "DescribeStackResource"),
     ("appmesh", "DeleteVirtualService"),
     ("appmesh", "DeleteVirtualNode"),
     ("ecs", "DeregisterTaskDefinition"),

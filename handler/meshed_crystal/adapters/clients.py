@@ -6,10 +6,13 @@ and cold start pays only for the clients a request needs.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from meshed_crystal.sdk import botocore_session
 
 # One attempt per botocore call: ``retry.call`` retries throttling within the Lambda's budget.
 CONFIG = Config(
@@ -20,8 +23,13 @@ CONFIG = Config(
 )
 
 
+@functools.cache
+def _session() -> boto3.Session:
+    return boto3.Session(botocore_session=botocore_session())
+
+
 def make_client(service: str) -> Any:
-    return boto3.client(service, config=CONFIG)  # type: ignore[call-overload]
+    return _session().client(service, config=CONFIG)  # type: ignore[call-overload]
 
 
 class LazyClient:

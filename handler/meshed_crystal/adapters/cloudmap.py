@@ -13,11 +13,21 @@ from .clients import LazyClient
 
 
 class CloudMap(LazyClient):
+    """Lookups are cached for the container's life: a Cloud Map service's id, name and
+    namespace never change, so a warm container skips the two reads on every later request."""
+
     def __init__(self, client: Any | None = None) -> None:
         super().__init__("servicediscovery", client)
+        self._names: dict[str, tuple[str, str]] = {}
+        self._checked: set[tuple[str, str]] = set()
 
     def names_by_id(self, service_id: str) -> tuple[str, str]:
         """(namespace name, service name) of a Cloud Map service."""
+        if service_id not in self._names:
+            self._names[service_id] = self._look_up(service_id)
+        return self._names[service_id]
+
+    def _look_up(self, service_id: str) -> tuple[str, str]:
         try:
             service = retry.call("GetService", lambda: self.client.get_service(Id=service_id))
             namespace_id = service["Service"]["NamespaceId"]
@@ -33,6 +43,12 @@ class CloudMap(LazyClient):
         return str(namespace["Namespace"]["Name"]), str(service["Service"]["Name"])
 
     def check_names(self, namespace_name: str, service_name: str) -> None:
+        if (namespace_name, service_name) in self._checked:
+            return
+        self._check(namespace_name, service_name)
+        self._checked.add((namespace_name, service_name))
+
+    def _check(self, namespace_name: str, service_name: str) -> None:
         try:
             namespaces = self._all(
                 "ListNamespaces",
