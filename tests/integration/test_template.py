@@ -216,7 +216,9 @@ def test_sam_build(tmp_path: Path) -> None:
     package = build_dir / "Function"
     assert (package / "meshed_crystal" / "app.py").is_file()
     assert (package / "crhelper").is_dir()
-    assert (package / "aws_lambda_powertools").is_dir()
+    # Powertools and the X-Ray SDK come from AWS's layer: no second botocore in the artifact.
+    assert not (package / "aws_lambda_powertools").exists()
+    assert not (package / "botocore").exists()
     assert (build_dir / "template.yaml").is_file()
 
 
@@ -231,7 +233,16 @@ def test_function_runtime_and_packaging(sam: Template) -> None:
     assert props["CodeUri"] == "handler/"
     assert props["MemorySize"] == 256
     assert props["Tracing"] == "Active"
-    assert (ROOT / "handler" / "requirements.txt").is_file()
+    assert props["Layers"] == [{"Ref": "PowertoolsLayerArn"}]
+    layer = sam["Parameters"]["PowertoolsLayerArn"]
+    assert layer["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert layer["Default"].startswith("/aws/service/powertools/python/arm64/python3.13/")
+    # The layer's Powertools is the version the tests run with.
+    dev = (ROOT / "requirements-dev.txt").read_text()
+    assert f"aws-lambda-powertools=={layer['Default'].rsplit('/', 1)[1]}" in dev
+    requirements = (ROOT / "handler" / "requirements.txt").read_text().split("\n")
+    pinned = [line for line in requirements if line and not line.startswith("#")]
+    assert pinned and all("==" in line for line in pinned)
 
 
 def test_async_invocations_are_never_retried(sam: Template) -> None:
