@@ -242,7 +242,8 @@ def test_function_runtime_and_packaging(sam: Template) -> None:
     assert f"aws-lambda-powertools=={layer['Default'].rsplit('/', 1)[1]}" in dev
     requirements = (ROOT / "handler" / "requirements.txt").read_text().split("\n")
     pinned = [line for line in requirements if line and not line.startswith("#")]
-    assert pinned and all("==" in line for line in pinned)
+    assert pinned
+    assert all("==" in line for line in pinned)
 
 
 def test_async_invocations_are_never_retried(sam: Template) -> None:

@@ -6,13 +6,12 @@ and cold start pays only for the clients a request needs.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from meshed_crystal.sdk import botocore_session
+from meshed_crystal import sdk
 
 # One attempt per botocore call: ``retry.call`` retries throttling within the Lambda's budget.
 CONFIG = Config(
@@ -23,9 +22,14 @@ CONFIG = Config(
 )
 
 
-@functools.cache
 def _session() -> boto3.Session:
-    return boto3.Session(botocore_session=botocore_session())
+    """boto3's default session (its standard configuration), sharing botocore with sdk."""
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session(botocore_session=sdk.botocore_session())
+    session = boto3.DEFAULT_SESSION
+    assert session is not None
+    sdk.share(session._session)
+    return session
 
 
 def make_client(service: str) -> Any:
