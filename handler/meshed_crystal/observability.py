@@ -19,7 +19,9 @@ from . import retry
 logger = logging.getLogger(__name__)
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "meshed-crystal")
-tracer = Tracer(service=SERVICE)
+# Only botocore is patched (its calls are the subsegments worth seeing); patching every module
+# X-Ray supports imports them all at cold start.
+tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MeshedCrystal"), service=SERVICE
 )
