@@ -1,8 +1,8 @@
 """``python -m bench``: every figure against its floor, measured in the same run.
 
-    /work/venv/bin/python -m bench                  # everything (about 4 minutes)
-    /work/venv/bin/python -m bench --skip sam,scale  # quicker: no `sam build`, no 50-resource run
-    /work/venv/bin/python -m bench --reps 15 --json bench.json
+    python3 tasks.py bench                          # everything (about 3 minutes), in .venv
+    python3 tasks.py bench --skip sam,scale         # quicker: no `sam build`, no 50-resource run
+    python3 tasks.py bench --reps 15 --json bench.json
 
 Sections: ``calls`` (AWS calls and warm latency per event), ``cold`` (cold start and peak
 memory), ``sam`` (artifact size), ``imports`` (cold-import cost per dependency), ``scale``
