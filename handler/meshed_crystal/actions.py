@@ -30,6 +30,7 @@ from .identity import (
     revision_tags,
 )
 from .properties import Properties, parse_properties, user_properties
+from .shapes import pruned
 
 logger = logging.getLogger(__name__)
 
@@ -304,7 +305,7 @@ class Provider:
                     )
             if node is not None:
                 tags = {**plan.user_tags, **owner.tags(), **revision_tags(revisions)}
-                if mesh_spec.pruned(node.get("spec")) != mesh_spec.pruned(plan.node_spec):
+                if pruned(node.get("spec")) != pruned(plan.node_spec):
                     self.appmesh.update_node(mesh, mesh_owner, pid.node_name, plan.node_spec)
                 self._retag(plan.node_arn, node_tags or {}, tags)
             service_wanted = {**plan.user_tags, **owner.tags()}

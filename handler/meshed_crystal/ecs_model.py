@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from .errors import PropertyError
+from .shapes import pruned
 
 if TYPE_CHECKING:
     from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
@@ -385,7 +386,7 @@ def canonical(request: Mapping[str, Any]) -> str:
     coerced["containerDefinitions"] = [_without_defaults(c, network_mode) for c in containers]
     if "tags" in coerced:
         coerced["tags"] = sorted(coerced["tags"], key=lambda tag: str(tag.get("key")))
-    return json.dumps(_pruned(coerced), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(pruned(coerced), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def digest(request: Mapping[str, Any]) -> str:
@@ -422,12 +423,3 @@ def _drop_defaults(value: Mapping[str, Any], defaults: Mapping[str, Any]) -> dic
         for key, item in value.items()
         if not (key in defaults and item == defaults[key] and type(item) is type(defaults[key]))
     }
-
-
-def _pruned(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        pruned = {key: _pruned(item) for key, item in value.items()}
-        return {key: item for key, item in pruned.items() if item not in (None, [], {})}
-    if isinstance(value, list):
-        return [_pruned(item) for item in value]
-    return value

@@ -72,13 +72,3 @@ def provider_node(spec: dict[str, Any]) -> str | None:
     node = (spec.get("provider") or {}).get("virtualNode") or {}
     name = node.get("virtualNodeName")
     return str(name) if name else None
-
-
-def pruned(value: Any) -> Any:
-    """A spec without empty members, so a described spec compares equal to the one sent."""
-    if isinstance(value, dict):
-        items = {k: pruned(v) for k, v in value.items()}
-        return {k: v for k, v in items.items() if v not in (None, [], {})}
-    if isinstance(value, list):
-        return [pruned(v) for v in value]
-    return value

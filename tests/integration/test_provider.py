@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import ENVOY_IMAGE, load_event
 from tests.integration import aws_state
+from tests.integration.lifecycle import ok, workshop
 from tests.support.cfn_driver import CloudFormation
 from tests.support.platform import Platform
 
@@ -31,25 +32,6 @@ ATTRIBUTES = (
     "MeshArn",
     "EnvoyImage",
 )
-
-
-def workshop(platform: Platform, **changes: Any) -> dict[str, Any]:
-    props: dict[str, Any] = {
-        "MeshName": "ecs-mesh",
-        "CloudMapServiceArn": platform.cloud_map_service_arn,
-        "TaskDefinition": platform.app_task_definition_arn,
-    }
-    for key, value in changes.items():
-        if value is None:
-            props.pop(key, None)
-        else:
-            props[key] = value
-    return props
-
-
-def ok(body: dict[str, Any]) -> dict[str, str]:
-    assert body["Status"] == "SUCCESS", body.get("Reason")
-    return dict(body["Data"])
 
 
 def envoy_of(task_definition: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -26,6 +27,21 @@ def _fail(error: ClientError, what: str) -> Exception:
     return AwsError(f"App Mesh {code} on {what}: {message}")
 
 
+@dataclass(frozen=True)
+class _Kind:
+    shape: str  # in operation names: DescribeVirtualNode
+    snake: str  # in boto3 method names: describe_virtual_node
+    name_key: str  # the request's name parameter
+    key: str  # the response's member
+    words: str  # in messages
+
+
+_NODE = _Kind("VirtualNode", "virtual_node", "virtualNodeName", "virtualNode", "virtual node")
+_SERVICE = _Kind(
+    "VirtualService", "virtual_service", "virtualServiceName", "virtualService", "virtual service"
+)
+
+
 class AppMesh(LazyClient):
     def __init__(self, client: Any | None = None) -> None:
         super().__init__("appmesh", client)
@@ -45,134 +61,99 @@ class AppMesh(LazyClient):
             raise _fail(e, f"mesh {mesh}") from e
         return dict(response["mesh"])
 
+    # Virtual nodes and virtual services have the same four operations; ``_Kind`` names them.
+
     def describe_node(self, mesh: str, owner: str | None, name: str) -> dict[str, Any] | None:
-        try:
-            response = retry.call(
-                "DescribeVirtualNode",
-                lambda: self.client.describe_virtual_node(
-                    meshName=mesh, virtualNodeName=name, **_owner(owner)
-                ),
-            )
-        except ClientError as e:
-            if retry.error_code(e) == "NotFoundException":
-                return None
-            raise _fail(e, f"virtual node {name}") from e
-        node = dict(response["virtualNode"])
-        return None if node.get("status", {}).get("status") == "DELETED" else node
+        return self._describe(_NODE, mesh, owner, name)
 
     def create_node(
         self, mesh: str, owner: str | None, name: str, spec: dict[str, Any], tags: dict[str, str]
     ) -> dict[str, Any] | None:
         """None when the name was taken since it was read (ConflictException): the caller
         re-reads it to learn whose it is (a concurrent duplicate of the same request, or not)."""
-        try:
-            response = retry.call(
-                "CreateVirtualNode",
-                lambda: self.client.create_virtual_node(
-                    meshName=mesh,
-                    virtualNodeName=name,
-                    spec=spec,
-                    tags=_tag_list(tags),
-                    **_owner(owner),
-                ),
-            )
-        except ClientError as e:
-            if retry.error_code(e) == "ConflictException":
-                return None
-            raise _fail(e, f"virtual node {name}") from e
-        return dict(response["virtualNode"])
+        return self._create(_NODE, mesh, owner, name, spec, tags)
 
     def update_node(
         self, mesh: str, owner: str | None, name: str, spec: dict[str, Any]
     ) -> dict[str, Any]:
-        try:
-            response = retry.call(
-                "UpdateVirtualNode",
-                lambda: self.client.update_virtual_node(
-                    meshName=mesh, virtualNodeName=name, spec=spec, **_owner(owner)
-                ),
-            )
-        except ClientError as e:
-            raise _fail(e, f"virtual node {name}") from e
-        return dict(response["virtualNode"])
+        return self._update(_NODE, mesh, owner, name, spec)
 
     def delete_node(self, mesh: str, owner: str | None, name: str) -> bool:
         """False when it was already gone."""
-        try:
-            retry.call(
-                "DeleteVirtualNode",
-                lambda: self.client.delete_virtual_node(
-                    meshName=mesh, virtualNodeName=name, **_owner(owner)
-                ),
-            )
-        except ClientError as e:
-            if retry.error_code(e) == "NotFoundException":
-                return False
-            raise _fail(e, f"virtual node {name} of mesh {mesh}") from e
-        return True
+        return self._delete(_NODE, mesh, owner, name)
 
     def describe_service(self, mesh: str, owner: str | None, name: str) -> dict[str, Any] | None:
-        try:
-            response = retry.call(
-                "DescribeVirtualService",
-                lambda: self.client.describe_virtual_service(
-                    meshName=mesh, virtualServiceName=name, **_owner(owner)
-                ),
-            )
-        except ClientError as e:
-            if retry.error_code(e) == "NotFoundException":
-                return None
-            raise _fail(e, f"virtual service {name}") from e
-        service = dict(response["virtualService"])
-        return None if service.get("status", {}).get("status") == "DELETED" else service
+        return self._describe(_SERVICE, mesh, owner, name)
 
     def create_service(
         self, mesh: str, owner: str | None, name: str, spec: dict[str, Any], tags: dict[str, str]
     ) -> dict[str, Any] | None:
         """None when the name was taken since it was read (see ``create_node``)."""
-        try:
-            response = retry.call(
-                "CreateVirtualService",
-                lambda: self.client.create_virtual_service(
-                    meshName=mesh,
-                    virtualServiceName=name,
-                    spec=spec,
-                    tags=_tag_list(tags),
-                    **_owner(owner),
-                ),
-            )
-        except ClientError as e:
-            if retry.error_code(e) == "ConflictException":
-                return None
-            raise _fail(e, f"virtual service {name}") from e
-        return dict(response["virtualService"])
+        return self._create(_SERVICE, mesh, owner, name, spec, tags)
 
     def update_service(
         self, mesh: str, owner: str | None, name: str, spec: dict[str, Any]
     ) -> dict[str, Any]:
-        try:
-            response = retry.call(
-                "UpdateVirtualService",
-                lambda: self.client.update_virtual_service(
-                    meshName=mesh, virtualServiceName=name, spec=spec, **_owner(owner)
-                ),
-            )
-        except ClientError as e:
-            raise _fail(e, f"virtual service {name}") from e
-        return dict(response["virtualService"])
+        return self._update(_SERVICE, mesh, owner, name, spec)
 
     def delete_service(self, mesh: str, owner: str | None, name: str) -> bool:
-        try:
+        """False when it was already gone."""
+        return self._delete(_SERVICE, mesh, owner, name)
+
+    def _call(
+        self, kind: _Kind, verb: str, mesh: str, owner: str | None, name: str, **extra: Any
+    ) -> dict[str, Any]:
+        method = getattr(self.client, f"{verb.lower()}_{kind.snake}")
+        return dict(
             retry.call(
-                "DeleteVirtualService",
-                lambda: self.client.delete_virtual_service(
-                    meshName=mesh, virtualServiceName=name, **_owner(owner)
-                ),
+                f"{verb}{kind.shape}",
+                lambda: method(meshName=mesh, **{kind.name_key: name}, **extra, **_owner(owner)),
             )
+        )
+
+    def _describe(
+        self, kind: _Kind, mesh: str, owner: str | None, name: str
+    ) -> dict[str, Any] | None:
+        try:
+            found = dict(self._call(kind, "Describe", mesh, owner, name)[kind.key])
+        except ClientError as e:
+            if retry.error_code(e) == "NotFoundException":
+                return None
+            raise _fail(e, f"{kind.words} {name}") from e
+        return None if found.get("status", {}).get("status") == "DELETED" else found
+
+    def _create(
+        self,
+        kind: _Kind,
+        mesh: str,
+        owner: str | None,
+        name: str,
+        spec: dict[str, Any],
+        tags: dict[str, str],
+    ) -> dict[str, Any] | None:
+        try:
+            created = self._call(kind, "Create", mesh, owner, name, spec=spec, tags=_tag_list(tags))
+        except ClientError as e:
+            if retry.error_code(e) == "ConflictException":
+                return None
+            raise _fail(e, f"{kind.words} {name}") from e
+        return dict(created[kind.key])
+
+    def _update(
+        self, kind: _Kind, mesh: str, owner: str | None, name: str, spec: dict[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            return dict(self._call(kind, "Update", mesh, owner, name, spec=spec)[kind.key])
+        except ClientError as e:
+            raise _fail(e, f"{kind.words} {name}") from e
+
+    def _delete(self, kind: _Kind, mesh: str, owner: str | None, name: str) -> bool:
+        try:
+            self._call(kind, "Delete", mesh, owner, name)
         except ClientError as e:
             if retry.error_code(e) == "NotFoundException":
                 return False
-            raise _fail(e, f"virtual service {name} of mesh {mesh}") from e
+            raise _fail(e, f"{kind.words} {name} of mesh {mesh}") from e
         return True
 
     def tags(self, arn: str) -> dict[str, str] | None:
