@@ -75,7 +75,7 @@ class Faults:
             )
 
     def rendezvous(
-        self, service: str, operation: str, *, parties: int = 2, timeout_s: float = 10.0
+        self, service: str, operation: str, *, parties: int = 2, timeout_s: float = 60.0
     ) -> None:
         """The next ``parties`` calls of ``operation`` wait for each other, then all proceed.
 
