@@ -22,6 +22,7 @@ from .adapters.ecs import Ecs
 from .errors import OwnershipError, PropertyError
 from .identity import (
     PREFIX,
+    TAG_ENVOY_IMAGE,
     Owner,
     PhysicalId,
     Revision,
@@ -181,8 +182,11 @@ class Provider:
         mesh_arn = me.mesh_arn(request.partition, request.region)
         node_tags = self.appmesh.tags(f"{mesh_arn}/virtualNode/{me.node_name}")
         revisions = parse_revisions(node_tags or {})
+        envoy_image = props.envoy.image or self.envoy_image
         if node_tags is None or not request.owner.owns(node_tags) or not revisions:
             return None
+        if node_tags.get(TAG_ENVOY_IMAGE) != envoy_image:
+            return None  # the provider's default Envoy image changed: derive a new revision
         service = self.appmesh.describe_service(me.mesh_name, me.mesh_owner, me.service_name)
         if service is None or mesh_spec.provider_node(service.get("spec") or {}) != me.node_name:
             return None
@@ -195,7 +199,7 @@ class Provider:
             service_spec={},
             task_definition={},
             digest=revisions[0].digest,
-            envoy_image=props.envoy.image or self.envoy_image,
+            envoy_image=envoy_image,
             user_tags=dict(props.tags),
         )
         return Result(str(me), self._data(request, plan, revisions[0]))
@@ -285,7 +289,7 @@ class Provider:
         try:
             revision, revisions = self._revision(request, plan, node_tags, undo)
             if node is None:
-                tags = {**plan.user_tags, **owner.tags(), **revision_tags(revisions)}
+                tags = self._node_tags(plan, owner, revisions)
                 created = self.appmesh.create_node(
                     mesh, mesh_owner, pid.node_name, plan.node_spec, tags
                 )
@@ -304,7 +308,7 @@ class Provider:
                         request, revision, parse_revisions(node_tags or {})
                     )
             if node is not None:
-                tags = {**plan.user_tags, **owner.tags(), **revision_tags(revisions)}
+                tags = self._node_tags(plan, owner, revisions)
                 if pruned(node.get("spec")) != pruned(plan.node_spec):
                     self.appmesh.update_node(mesh, mesh_owner, pid.node_name, plan.node_spec)
                 self._retag(plan.node_arn, node_tags or {}, tags)
@@ -338,6 +342,15 @@ class Provider:
         for old in revisions[ACTIVE_REVISIONS:]:
             self.ecs.deregister(old.arn(request.partition, request.region, request.account))
         return Result(str(pid), self._data(request, plan, revision))
+
+    @staticmethod
+    def _node_tags(plan: Plan, owner: Owner, revisions: list[Revision]) -> dict[str, str]:
+        return {
+            **plan.user_tags,
+            **owner.tags(),
+            **revision_tags(revisions),
+            TAG_ENVOY_IMAGE: plan.envoy_image,
+        }
 
     def _adopt_revisions(
         self, request: Request, mine: Revision, theirs: list[Revision]

@@ -20,6 +20,9 @@ PREFIX = "meshed-crystal"
 TAG_STACK = f"{PREFIX}:stack-id"
 TAG_LOGICAL = f"{PREFIX}:logical-id"
 TAG_REVISIONS = f"{PREFIX}:revisions"
+# The Envoy image of the current revision: an Update with unchanged properties still derives
+# a new revision when the provider's default image was bumped since.
+TAG_ENVOY_IMAGE = f"{PREFIX}:envoy-image"
 
 _ID = re.compile(
     r"^meshed-crystal:(?P<owner>\d{12}):(?P<mesh>[^:]+):(?P<node>[^:]+):"

@@ -32,9 +32,6 @@ from .scalars import (
 # CloudFormation's own keys: never the user's, never compared between old and new properties.
 CLOUDFORMATION_KEYS = frozenset({"ServiceToken", "ServiceTimeout"})
 
-# Properties whose change needs a new physical id (DESIGN §2, "On change: replacement").
-REPLACEMENT_PROPERTIES = ("MeshName", "MeshArn", "VirtualNodeName", "VirtualServiceName")
-
 PROPERTY_NAMES = [
     "MeshName",
     "MeshArn",
@@ -518,7 +515,10 @@ def _envoy(value: Any, path: str) -> EnvoySettings:
             if key in RESERVED_ENVOY_VARIABLES:
                 fail(where, "is set by the resource itself (use the matching Envoy property)")
     return EnvoySettings(
-        image=None if item.get("Image") is None else as_str(item["Image"], join(path, "Image")),
+        # At most 256: the image is recorded in a tag of the virtual node.
+        image=None
+        if item.get("Image") is None
+        else as_str(item["Image"], join(path, "Image"), max_len=256),
         log_level=as_enum(
             item.get("LogLevel", defaults.log_level), join(path, "LogLevel"), ENVOY_LOG_LEVELS
         ),
@@ -579,17 +579,6 @@ def _tags(value: Any) -> tuple[tuple[str, str], ...]:
             fail(join(path, "Key"), f"'{key}' is given twice")
         tags[key] = as_str(tag.get("Value", ""), join(path, "Value"), allow_empty=True, max_len=256)
     return tuple(tags.items())
-
-
-def replacement_changes(old: Properties, new: Properties) -> list[str]:
-    """The replacement properties whose effective value differs (informational, for logs)."""
-    pairs = {
-        "MeshName": (old.mesh_name, new.mesh_name),
-        "MeshArn": (old.mesh_owner, new.mesh_owner),
-        "VirtualNodeName": (old.virtual_node_name, new.virtual_node_name),
-        "VirtualServiceName": (old.virtual_service_name, new.virtual_service_name),
-    }
-    return [name for name, (a, b) in pairs.items() if a != b]
 
 
 __all__ = ["Properties", "PropertyError", "parse_properties"]

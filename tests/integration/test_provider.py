@@ -674,3 +674,24 @@ def test_allowed_meshes_setting(setting: str, expected: set[str] | None) -> None
     from meshed_crystal.actions import allowed_meshes
 
     assert allowed_meshes(setting) == (None if expected is None else frozenset(expected))
+
+
+def test_unchanged_update_after_the_provider_bumped_envoy_derives_a_new_revision(
+    cfn: CloudFormation, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meshed_crystal import app
+    from meshed_crystal.actions import Provider
+
+    first = ok(cfn.create("Crystal", workshop(platform)))
+    # Same properties, same provider: nothing to derive, the same attributes.
+    assert ok(cfn.update("Crystal", workshop(platform))) == first
+    # The operator deploys the provider with a newer default Envoy image.
+    bumped = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.99.0-prod"
+    monkeypatch.setattr(app, "provider", Provider(envoy_image=bumped))
+    second = ok(cfn.update("Crystal", workshop(platform)))
+    assert second["EnvoyImage"] == bumped
+    assert second["TaskDefinitionRevision"] == "2"
+    proxied, _ = aws_state.task_definition(second["TaskDefinitionArn"])
+    assert envoy_of(proxied)["image"] == bumped
+    # And then it is stable again.
+    assert ok(cfn.update("Crystal", workshop(platform))) == second
