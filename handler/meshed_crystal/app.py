@@ -75,7 +75,7 @@ def delete(event: dict[str, Any], context: Any) -> str:
     return str(request.physical_id)
 
 
-@observability.tracer.capture_lambda_handler(capture_response=False)
+@observability.traced
 def lambda_handler(event: Any, context: Any) -> None:
     keys = event if isinstance(event, dict) else {}
     started = time.monotonic()

@@ -65,3 +65,43 @@ def test_a_metrics_failure_does_not_touch_the_response(
     monkeypatch.setattr(observability.metrics, "flush_metrics", broken)
     # invoke() fails unless exactly one response arrived and the handler did not raise.
     assert cfn.create("Crystal", props(platform))["Status"] == "SUCCESS"
+
+
+TRACING_PROBE = """
+import sys
+from meshed_crystal import app
+from meshed_crystal.observability import tracing_enabled
+patcher = sys.modules.get("aws_xray_sdk.core.patcher")
+patched = "botocore" in getattr(patcher, "_PATCHED_MODULES", ())
+print(tracing_enabled(), "aws_xray_sdk.core" in sys.modules, patched,
+      hasattr(app.lambda_handler, "__wrapped__"))
+"""
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [("true", "False False False False"), ("false", "True True True True")],
+)
+def test_the_xray_sdk_is_loaded_only_when_tracing_is_on(setting: str, expected: str) -> None:
+    """Tracing off (the template's default) must not pay the X-Ray SDK's import at cold start."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    handler = Path(observability.__file__).resolve().parents[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")},
+        "POWERTOOLS_TRACE_DISABLED": setting,
+        "PYTHONPATH": str(handler),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # What Lambda sets; outside Lambda the X-Ray SDK's import would build sampling clients.
+        "AWS_LAMBDA_FUNCTION_NAME": "meshed-crystal",
+        "LAMBDA_TASK_ROOT": str(handler),
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", TRACING_PROBE], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == expected

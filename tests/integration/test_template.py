@@ -219,7 +219,17 @@ def test_sam_build(tmp_path: Path) -> None:
     # Powertools and the X-Ray SDK come from AWS's layer: no second botocore in the artifact.
     assert not (package / "aws_lambda_powertools").exists()
     assert not (package / "botocore").exists()
+    assert not (package / "Makefile").exists()
     assert (build_dir / "template.yaml").is_file()
+    # Bytecode for the runtime's Python, hash-based and unchecked (PEP 552 flags == 0b01): the
+    # read-only /var/task could not cache it, and unzipped files carry no reliable timestamps.
+    sources = sorted((package / "meshed_crystal").rglob("*.py"))
+    assert len(sources) > 10
+    for source in sources:
+        compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        header = compiled.read_bytes()[:8]
+        assert int.from_bytes(header[4:8], "little") == 0b01, compiled
+    assert not list(package.rglob("*.cpython-311.pyc"))
 
 
 # --- template.yaml ---------------------------------------------------------------------------
@@ -232,7 +242,10 @@ def test_function_runtime_and_packaging(sam: Template) -> None:
     assert props["Handler"] == "meshed_crystal.app.lambda_handler"
     assert props["CodeUri"] == "handler/"
     assert props["MemorySize"] == 256
-    assert props["Tracing"] == "Active"
+    # Tracing is opt-in: the X-Ray SDK costs cold-start time (docs/performance.md).
+    assert props["Tracing"] == {"Ref": "Tracing"}
+    assert sam["Parameters"]["Tracing"]["Default"] == "PassThrough"
+    assert set(sam["Parameters"]["Tracing"]["AllowedValues"]) == {"PassThrough", "Active"}
     assert props["Layers"] == [{"Ref": "PowertoolsLayerArn"}]
     layer = sam["Parameters"]["PowertoolsLayerArn"]
     assert layer["Type"] == "AWS::SSM::Parameter::Value<String>"
@@ -258,7 +271,8 @@ def test_function_environment(sam: Template) -> None:
     assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert env["POWERTOOLS_SERVICE_NAME"] == "meshed-crystal"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "MeshedCrystal"
-    assert env["POWERTOOLS_TRACE_DISABLED"] == "false"
+    assert Evaluator(sam, {})(env["POWERTOOLS_TRACE_DISABLED"]) == "true"
+    assert Evaluator(sam, {"Tracing": "Active"})(env["POWERTOOLS_TRACE_DISABLED"]) == "false"
     evaluate = Evaluator(sam, {"AllowedMeshNames": "ecs-mesh,other"})
     assert evaluate(env["ALLOWED_MESHES"]) == "ecs-mesh,other"
     assert Evaluator(sam, {})(env["ALLOWED_MESHES"]) == "*"
@@ -314,6 +328,13 @@ def policy_statements(template: Template) -> Iterator[tuple[str, Template]]:
             if not isinstance(document, dict) or "Statement" not in document:
                 continue
             for statement in as_list(document["Statement"]):
+                if isinstance(statement, dict) and "Fn::If" in statement:
+                    # A conditional statement: both branches, whichever exists.
+                    _, present, absent = statement["Fn::If"]
+                    for branch in (present, absent):
+                        if branch != {"Ref": "AWS::NoValue"}:
+                            yield logical_id, branch
+                    continue
                 yield logical_id, statement
 
 
@@ -615,3 +636,11 @@ def test_crystal_uses_only_documented_attributes(crystal: Template) -> None:
     used = {attr for lid, attr in get_atts(crystal) if lid == "Crystal"}
     assert used
     assert used <= documented, used - documented
+
+
+def test_xray_permission_only_when_tracing_is_active(sam: Template) -> None:
+    document = sam["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    for tracing, expected in (("Active", True), ("PassThrough", False)):
+        statements = Evaluator(sam, {"Tracing": tracing})(document["Statement"])
+        actions = {a for s in statements for a in as_list(s["Action"])}
+        assert ("xray:PutTraceSegments" in actions) is expected, tracing
