@@ -7,10 +7,11 @@ imported before it starts. Both modes read the same spec and print one JSON line
 
 * ``product``: import ``meshed_crystal.app`` (which builds the provider and the resource),
   then one invocation of ``lambda_handler`` with the spec's event: the AWS calls against the
-  emulator and the response PUT to the local HTTPS endpoint.
-* ``floor``: import boto3, create the clients the handler needs (appmesh, ecs,
-  servicediscovery, cloudformation), make the same AWS calls (the operations and parameters
-  the product made, recorded in the spec), and PUT the same response body.
+  emulator and the response PUT to the local HTTPS endpoint. With ``record`` in the spec (an
+  unmeasured run), the AWS calls it made are written there, for the floor to replay.
+* ``floor``: import boto3 and create the clients of the spec's ``services`` (the issue's floor:
+  nothing more). With ``calls``/``put`` in the spec, it then also makes the same AWS calls and
+  PUTs the same response body.
 """
 
 from __future__ import annotations
@@ -42,11 +43,38 @@ class Context:
 
 def product(spec: dict[str, Any]) -> float:
     sys.path.insert(0, spec["handler_path"])
+    calls: list[list[Any]] = []
+    if spec.get("record"):
+        _record(calls)
     from meshed_crystal import app
 
     imported = time.monotonic()
     app.lambda_handler(spec["event"], Context(int(spec["remaining_ms"])))
+    if spec.get("record"):
+        with open(spec["record"], "w") as out:
+            json.dump(calls, out, default=str)
     return imported
+
+
+def _record(calls: list[list[Any]]) -> None:
+    """Every AWS call the product makes: [service, operation, parameters]."""
+    import copy
+    import threading
+
+    from meshed_crystal import sdk
+
+    pending: dict[int, dict[str, Any]] = {}  # per thread: the calls may run concurrently
+    events = sdk.botocore_session().get_component("event_emitter")
+
+    def params(params: dict[str, Any], **_: Any) -> None:
+        pending[threading.get_ident()] = copy.deepcopy(params)
+
+    def call(model: Any, **_: Any) -> None:
+        params = pending.pop(threading.get_ident(), {})
+        calls.append([model.service_model.service_name, model.name, params])
+
+    events.register("before-parameter-build", params)
+    events.register("before-call", call)
 
 
 def floor(spec: dict[str, Any]) -> float:
@@ -59,14 +87,13 @@ def floor(spec: dict[str, Any]) -> float:
     from botocore.exceptions import ClientError
 
     config = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30)
-    clients = {
-        service: boto3.client(service, config=config)
-        for service in ("appmesh", "ecs", "servicediscovery", "cloudformation")
-    }
+    clients = {service: boto3.client(service, config=config) for service in spec["services"]}
     imported = time.monotonic()
     for service, operation, params in spec["calls"]:
         with contextlib.suppress(ClientError):
             getattr(clients[service], xform_name(operation))(**params)
+    if not spec["put"]:
+        return imported
     parts = urlsplit(spec["event"]["ResponseURL"])
     body = json.dumps(spec["body"]).encode()
     connection = http.client.HTTPSConnection(parts.netloc, timeout=10)

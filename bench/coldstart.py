@@ -1,31 +1,48 @@
-"""Cold start and peak memory: fresh interpreters, product against floor, interleaved."""
+"""Cold start and peak memory: fresh interpreters in a Lambda-like layout, product against floors.
+
+Four variants, interleaved (order rotated per repetition), each against a freshly reset
+emulator with the workshop platform:
+
+* ``PRODUCT``: as deployed by default (``Tracing=PassThrough``): import ``meshed_crystal.app``,
+  one Create, the response PUT.
+* ``PRODUCT_TRACED``: the same with ``Tracing=Active`` (X-Ray SDK, botocore patched).
+* ``FLOOR``: the issue's floor: import boto3 and create the clients the Create uses. Nothing else.
+* ``FLOOR_CALLS``: that, plus the same AWS calls the product's Create made (recorded from an
+  unmeasured cold run) and the same PUT: the ratio against it is the handler's own overhead.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-from bench.common import HANDLER, REPO, TIMEOUT_MS, aws_environment, event_properties, median
+from bench import lambda_layout
+from bench.common import REPO, TIMEOUT_MS, aws_environment, event_properties, median
 from bench.emulator import EmulatorProcess
 
 COLD_SCRIPT = REPO / "bench" / "cold.py"
 CHILD_TIMEOUT_S = 120.0
-PRODUCT = "as deployed: Tracer on"
-PRODUCT_NO_TRACER = "Tracer off"
+PRODUCT = "as deployed (Tracing=PassThrough)"
+PRODUCT_TRACED = "Tracing=Active"
+FLOOR = "floor: import boto3 + the Create's clients"
+FLOOR_CALLS = "floor + the same calls and PUT"
+VARIANTS = (PRODUCT, PRODUCT_TRACED, FLOOR, FLOOR_CALLS)
 
 
-def _child(mode: str, spec: dict[str, Any], env: dict[str, str]) -> dict[str, float]:
+def _child(
+    layout: lambda_layout.Layout, mode: str, spec: dict[str, Any], env: dict[str, str]
+) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(spec, handle)
     try:
         launched = time.monotonic()
         done = subprocess.run(
-            [sys.executable, str(COLD_SCRIPT), mode, handle.name],
+            [layout.python, "-s", str(COLD_SCRIPT), mode, handle.name],
             env=env,
             cwd=tempfile.gettempdir(),
             stdout=subprocess.DEVNULL,
@@ -49,74 +66,98 @@ def _child(mode: str, spec: dict[str, Any], env: dict[str, str]) -> dict[str, fl
     }
 
 
-def _fake_credentials() -> dict[str, str]:
-    env = aws_environment("")
-    return {
-        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
-    }
-
-
-def run(emulator: EmulatorProcess, create: dict[str, Any], reps: int) -> dict[str, Any]:
-    """``create``: the Create's recorded calls and response body (from the latency worker)."""
+def run(emulator: EmulatorProcess, reps: int) -> dict[str, Any]:
     import boto3
 
     from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
     from tests.support.platform import build_workshop_platform
 
     props = event_properties("create.json")
-    variants = {
-        PRODUCT: aws_environment(emulator.endpoint_url, tracing=True),
-        PRODUCT_NO_TRACER: aws_environment(emulator.endpoint_url),
-        "floor": aws_environment(emulator.endpoint_url),
+    envs = {
+        PRODUCT: aws_environment(emulator.endpoint_url),
+        PRODUCT_TRACED: aws_environment(emulator.endpoint_url, tracing=True),
+        FLOOR: aws_environment(emulator.endpoint_url),
+        FLOOR_CALLS: aws_environment(emulator.endpoint_url),
     }
-    samples: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
-    with ResponseEndpoint() as endpoint:
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS"))}
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-lambda-") as root,
+        ResponseEndpoint() as endpoint,
+    ):
+        layout = lambda_layout.build(Path(root))
+        base_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "POWERTOOLS", "PYTHON", "VIRTUAL_ENV"))
+        }
+        base_env.update(layout.environment())
         base_env["SSL_CERT_FILE"] = endpoint.ca_file
-        credentials = _fake_credentials()
+        credentials = aws_environment("")
         session = boto3.Session(
             region_name="us-east-1",
-            aws_access_key_id=credentials["aws_access_key_id"],
-            aws_secret_access_key=credentials["aws_secret_access_key"],
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
         )
-        platform_client_env = {"AWS_ENDPOINT_URL": emulator.endpoint_url}
+
+        def fresh_event() -> dict[str, Any]:
+            emulator.reset()
+            saved = os.environ.get("AWS_ENDPOINT_URL")
+            os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint_url
+            try:
+                build_workshop_platform(session)
+            finally:
+                if saved is None:
+                    os.environ.pop("AWS_ENDPOINT_URL", None)
+                else:
+                    os.environ["AWS_ENDPOINT_URL"] = saved
+            cfn = CloudFormation(lambda _e, _c: None, endpoint)
+            return cfn.event("Create", "Crystal", props)
+
+        def delivered(event: dict[str, Any]) -> dict[str, Any]:
+            bodies = endpoint.delivered_for(event["ResponseURL"])
+            if len(bodies) != 1:
+                raise RuntimeError(f"{len(bodies)} responses delivered, not 1")
+            return bodies[0].body or {}
+
+        # An unmeasured cold Create that records its calls and answer, for FLOOR_CALLS.
+        record = Path(root) / "calls.json"
+        event = fresh_event()
+        spec = {"handler_path": str(layout.task), "event": event, "remaining_ms": TIMEOUT_MS}
+        _child(layout, "product", {**spec, "record": str(record)}, {**base_env, **envs[PRODUCT]})
+        body = delivered(event)
+        if body.get("Status") != "SUCCESS":
+            raise RuntimeError(f"cold Create did not succeed: {body.get('Reason')}")
+        calls = json.loads(record.read_text())
+        services = sorted({service for service, _, _ in calls})
+
         for rep in range(reps + 1):
-            # Rotate the order each repetition: no variant always runs first after a reset.
-            order = list(variants.items())
-            order = order[rep % len(order) :] + order[: rep % len(order)]
-            for name, env in order:
-                emulator.reset()
-                saved = os.environ.get("AWS_ENDPOINT_URL")
-                os.environ.update(platform_client_env)
-                try:
-                    build_workshop_platform(session)
-                finally:
-                    if saved is None:
-                        os.environ.pop("AWS_ENDPOINT_URL", None)
-                    else:
-                        os.environ["AWS_ENDPOINT_URL"] = saved
-                cfn = CloudFormation(lambda _e, _c: None, endpoint)
-                event = cfn.event("Create", "Crystal", props)
+            order = list(VARIANTS[rep % len(VARIANTS) :] + VARIANTS[: rep % len(VARIANTS)])
+            for name in order:
+                event = fresh_event()
                 spec = {
-                    "handler_path": str(HANDLER),
+                    "handler_path": str(layout.task),
                     "event": event,
                     "remaining_ms": TIMEOUT_MS,
-                    "calls": create["calls"],
-                    "body": create["body"],
+                    "services": services,
+                    "calls": calls if name == FLOOR_CALLS else [],
+                    "put": name == FLOOR_CALLS,
+                    "body": body,
                 }
-                sample = _child(
-                    "floor" if name == "floor" else "product", spec, {**base_env, **env}
-                )
-                delivered = endpoint.delivered_for(event["ResponseURL"])
-                if len(delivered) != 1 or (
-                    name != "floor" and (delivered[0].body or {}).get("Status") != "SUCCESS"
+                mode = "floor" if name in (FLOOR, FLOOR_CALLS) else "product"
+                sample = _child(layout, mode, spec, {**base_env, **envs[name]})
+                answers = endpoint.delivered_for(event["ResponseURL"])
+                expected = 0 if name == FLOOR else 1
+                if len(answers) != expected or (
+                    mode == "product" and (answers[0].body or {}).get("Status") != "SUCCESS"
                 ):
-                    raise RuntimeError(f"cold {name}: no SUCCESS response delivered")
+                    raise RuntimeError(f"cold {name}: not the one SUCCESS response expected")
                 if rep:  # rep 0 warms the page cache
                     samples[name].append(sample)
     summary: dict[str, Any] = {}
     for name, runs in samples.items():
         summary[name] = {key: median([r[key] for r in runs]) for key in runs[0]}
     summary["reps"] = reps
+    summary["python"] = layout.version
+    summary["calls"] = [operation for _, operation, _ in calls]
+    summary["services"] = services
     return summary

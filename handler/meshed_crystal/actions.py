@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ecs_model, mesh_spec, taskdef
+from . import ecs_model, mesh_spec, parallel, taskdef
 from .adapters.appmesh import AppMesh
 from .adapters.cloudformation import CloudFormation
 from .adapters.cloudmap import CloudMap
@@ -92,6 +93,23 @@ class Plan:
     user_tags: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a Create or Update read before deciding: all of it read at once, before any write."""
+
+    mesh_arn: str
+    mesh_owner: str
+    namespace: str  # Cloud Map namespace name
+    cloud_map_service: str  # Cloud Map service name
+    base: dict[str, Any]  # the base task definition, as a RegisterTaskDefinition request
+    node_name: str
+    service_name: str
+    node: dict[str, Any] | None
+    node_tags: dict[str, str] | None
+    service: dict[str, Any] | None
+    service_tags: dict[str, str] | None
+
+
 @dataclass
 class _Undo:
     """Compensations for what this invocation created, run newest first if it fails."""
@@ -146,10 +164,12 @@ class Provider:
 
     def create(self, request: Request, announce: Callable[[str], None] = _quiet) -> Result:
         props = parse_properties(request.properties)
-        plan = self._plan(request, props)
+        self._check_allowed(props)
+        found = self._read(request, props)
+        plan = self._plan(request, props, found)
         self._check_response_size(request, plan)
         announce(str(plan.id))
-        return self._ensure(request, plan)
+        return self._ensure(request, plan, found)
 
     def update(self, request: Request, announce: Callable[[str], None] = _quiet) -> Result:
         """In place when the id stays the same; otherwise a replacement under a new id.
@@ -180,14 +200,20 @@ class Provider:
             return None
         props = parse_properties(request.properties)
         mesh_arn = me.mesh_arn(request.partition, request.region)
-        node_tags = self.appmesh.tags(f"{mesh_arn}/virtualNode/{me.node_name}")
+        reads = (
+            parallel.start(self.appmesh.tags, f"{mesh_arn}/virtualNode/{me.node_name}"),
+            parallel.start(
+                self.appmesh.describe_service, me.mesh_name, me.mesh_owner, me.service_name
+            ),
+        )
+        parallel.settle(reads)
+        node_tags, service = reads[0].result(), reads[1].result()
         revisions = parse_revisions(node_tags or {})
         envoy_image = props.envoy.image or self.envoy_image
         if node_tags is None or not request.owner.owns(node_tags) or not revisions:
             return None
         if node_tags.get(TAG_ENVOY_IMAGE) != envoy_image:
             return None  # the provider's default Envoy image changed: derive a new revision
-        service = self.appmesh.describe_service(me.mesh_name, me.mesh_owner, me.service_name)
         if service is None or mesh_spec.provider_node(service.get("spec") or {}) != me.node_name:
             return None
         plan = Plan(
@@ -204,7 +230,7 @@ class Provider:
         )
         return Result(str(me), self._data(request, plan, revisions[0]))
 
-    def _plan(self, request: Request, props: Properties) -> Plan:
+    def _check_allowed(self, props: Properties) -> None:
         if self.allowed_meshes is not None and props.mesh_name not in self.allowed_meshes:
             raise PropertyError(
                 "MeshArn" if props.mesh_owner else "MeshName",
@@ -212,25 +238,115 @@ class Provider:
                 f"{', '.join(sorted(self.allowed_meshes))}; the AllowedMeshNames parameter "
                 "of the provider's stack)",
             )
-        mesh_arn, mesh_owner = self._mesh(request, props)
-        if props.cloud_map_service_id is not None:
-            namespace, service = self.cloudmap.names_by_id(props.cloud_map_service_id)
+
+    def _read(self, request: Request, props: Properties) -> Found:
+        """Everything the decision needs, read at once (meshed_crystal.parallel).
+
+        The mesh's ARN follows from its name and owner. On a Create, listing the mesh's virtual
+        services proves the mesh exists and tells whether the service name is taken; an
+        in-place Update knows the mesh from its id and describes the service directly.
+        Failures are reported in the order the reads used to run one by one: mesh, Cloud Map,
+        base task definition, node, service.
+        """
+        mesh, owner = props.mesh_name, props.mesh_owner or request.account
+        mesh_arn = f"arn:{request.partition}:appmesh:{request.region}:{owner}:mesh/{mesh}"
+        me = PhysicalId.parse(request.physical_id)
+        known_mesh = me is not None and (me.mesh_owner, me.mesh_name) == (owner, mesh)
+        listed = None if known_mesh else parallel.start(self.appmesh.service_names, mesh, owner)
+        cloud_map = parallel.start(self._cloud_map, props)
+        base = parallel.start(self._base, props)
+        names = self._names(props, cloud_map)
+        if names is None:
+            # The Cloud Map lookup the names depend on failed: report it, after the mesh.
+            parallel.settle((listed, base))
+            if listed is not None:
+                listed.result()
+            cloud_map.result()
+            raise AssertionError("a failed lookup raises")  # pragma: no cover
+        node = parallel.start(self._with_tags, self.appmesh.describe_node, mesh, owner, names[0])
+        service = (
+            parallel.start(self._with_tags, self.appmesh.describe_service, mesh, owner, names[1])
+            if known_mesh
+            else None
+        )
+        parallel.settle((listed, cloud_map, base, node, service))
+        taken = listed.result() if listed is not None else set()
+        namespace, cloud_map_service = cloud_map.result()
+        described_base = base.result()
+        node_found, node_tags = node.result()
+        if service is not None:
+            service_found, service_tags = service.result()
+        elif names[1] in taken:
+            # The name is taken (a redelivered Create, or someone else's): whose, and how.
+            service_found, service_tags = self._with_tags(
+                self.appmesh.describe_service, mesh, owner, names[1]
+            )
         else:
-            # parse_properties guarantees both names when there is no service id.
+            service_found, service_tags = None, None
+        return Found(
+            mesh_arn=mesh_arn,
+            mesh_owner=owner,
+            namespace=namespace,
+            cloud_map_service=cloud_map_service,
+            base=described_base,
+            node_name=names[0],
+            service_name=names[1],
+            node=node_found,
+            node_tags=node_tags,
+            service=service_found,
+            service_tags=service_tags,
+        )
+
+    @staticmethod
+    def _names(props: Properties, cloud_map: Future[tuple[str, str]]) -> tuple[str, str] | None:
+        """The node's and the virtual service's names; by default from the Cloud Map service,
+        which, given by id, must be looked up first (None: that lookup failed)."""
+        if props.virtual_node_name and props.virtual_service_name:
+            return props.virtual_node_name, props.virtual_service_name
+        if props.cloud_map_service_id is None:
             namespace = str(props.cloud_map_namespace_name)
             service = str(props.cloud_map_service_name)
-            self.cloudmap.check_names(namespace, service)
-        inline = not isinstance(props.task_definition, str)
+        else:
+            try:
+                namespace, service = cloud_map.result()
+            except Exception:
+                return None
+        return (
+            props.virtual_node_name or service,
+            props.virtual_service_name or f"{service}.{namespace}",
+        )
+
+    def _cloud_map(self, props: Properties) -> tuple[str, str]:
+        """(namespace name, service name), looked up from the id or checked by name."""
+        if props.cloud_map_service_id is not None:
+            return self.cloudmap.names_by_id(props.cloud_map_service_id)
+        # parse_properties guarantees both names when there is no service id.
+        namespace = str(props.cloud_map_namespace_name)
+        service = str(props.cloud_map_service_name)
+        self.cloudmap.check_names(namespace, service)
+        return namespace, service
+
+    def _base(self, props: Properties) -> dict[str, Any]:
         if isinstance(props.task_definition, str):
             described, base_tags = self.ecs.describe(props.task_definition)
-            base = ecs_model.register_request_from_described(described, base_tags)
-        else:
-            base = dict(props.task_definition)
-        node_name = props.virtual_node_name or service
-        service_name = props.virtual_service_name or f"{service}.{namespace}"
+            return ecs_model.register_request_from_described(described, base_tags)
+        return dict(props.task_definition)
+
+    def _with_tags(
+        self, describe: Callable[[str, str, str], dict[str, Any] | None], *names: str
+    ) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
+        found = describe(*names)
+        if found is None:
+            return None, None
+        return found, self.appmesh.tags(str(found["metadata"]["arn"])) or {}
+
+    def _plan(self, request: Request, props: Properties, found: Found) -> Plan:
+        inline = not isinstance(props.task_definition, str)
+        base = found.base
+        node_name, service_name = found.node_name, found.service_name
         base_family = str(base.get("family") or f"{node_name}-mesh")
         family = taskdef.proxied_family(props, base_family, inline)
-        node_arn = f"{mesh_arn}/virtualNode/{node_name}"
+        node_arn = f"{found.mesh_arn}/virtualNode/{node_name}"
         user_tags = dict(props.tags)
         ecs_tags = {t["key"]: t["value"] for t in base.get("tags") or []}
         ecs_tags.update(user_tags)
@@ -241,20 +357,20 @@ class Provider:
             props,
             family=family,
             node_arn=node_arn,
-            region=mesh_arn.split(":")[3],
+            region=found.mesh_arn.split(":")[3],
             default_image=self.envoy_image,
             tags=[{"key": k, "value": v} for k, v in ecs_tags.items()],
         )
         return Plan(
-            id=PhysicalId(mesh_owner, props.mesh_name, node_name, service_name),
-            mesh_arn=mesh_arn,
+            id=PhysicalId(found.mesh_owner, props.mesh_name, node_name, service_name),
+            mesh_arn=found.mesh_arn,
             node_arn=node_arn,
-            service_arn=f"{mesh_arn}/virtualService/{service_name}",
+            service_arn=f"{found.mesh_arn}/virtualService/{service_name}",
             node_spec=mesh_spec.node_spec(
                 props,
                 ports=taskdef.listener_ports(base, props),
-                namespace_name=namespace,
-                service_name=service,
+                namespace_name=found.namespace,
+                service_name=found.cloud_map_service,
             ),
             service_spec=mesh_spec.service_spec(node_name),
             task_definition=task_definition,
@@ -263,28 +379,16 @@ class Provider:
             user_tags=user_tags,
         )
 
-    def _mesh(self, request: Request, props: Properties) -> tuple[str, str]:
-        """The mesh's ARN and owner: read on Create, known from the id on an in-place Update."""
-        me = PhysicalId.parse(request.physical_id)
-        if (
-            me is not None
-            and me.mesh_name == props.mesh_name
-            and me.mesh_owner == (props.mesh_owner or request.account)
-        ):
-            return me.mesh_arn(request.partition, request.region), me.mesh_owner
-        mesh = self.appmesh.describe_mesh(props.mesh_name, props.mesh_owner)
-        mesh_arn = str(mesh["metadata"]["arn"])
-        return mesh_arn, str(mesh["metadata"].get("meshOwner") or mesh_arn.split(":")[4])
-
-    def _ensure(self, request: Request, plan: Plan) -> Result:
+    def _ensure(self, request: Request, plan: Plan, found: Found) -> Result:
         pid, owner = plan.id, request.owner
         mesh, mesh_owner = pid.mesh_name, pid.mesh_owner
-        node = self.appmesh.describe_node(mesh, mesh_owner, pid.node_name)
-        node_tags = self._owned_tags(node, owner, f"virtual node {pid.node_name}", mesh)
         # Ownership of both names is settled before the first write (rather than by trying
         # to create and undoing on a conflict): a refused Create leaves no trace at all.
-        service = self.appmesh.describe_service(mesh, mesh_owner, pid.service_name)
-        service_tags = self._owned_tags(service, owner, f"virtual service {pid.service_name}", mesh)
+        node, service = found.node, found.service
+        node_tags = self._owned(node, found.node_tags, owner, f"virtual node {pid.node_name}", mesh)
+        service_tags = self._owned(
+            service, found.service_tags, owner, f"virtual service {pid.service_name}", mesh
+        )
         undo = _Undo()
         try:
             revision, revisions = self._revision(request, plan, node_tags, undo)
@@ -302,8 +406,12 @@ class Provider:
                     # The same request running concurrently (Lambda delivered it twice) made
                     # the node between our read and our write: adopt it if the tags say it is
                     # ours, and answer with its revision rather than registering a second one.
-                    node = self.appmesh.describe_node(mesh, mesh_owner, pid.node_name)
-                    node_tags = self._owned_tags(node, owner, f"virtual node {pid.node_name}", mesh)
+                    node, tags_read = self._with_tags(
+                        self.appmesh.describe_node, mesh, mesh_owner, pid.node_name
+                    )
+                    node_tags = self._owned(
+                        node, tags_read, owner, f"virtual node {pid.node_name}", mesh
+                    )
                     revision, revisions = self._adopt_revisions(
                         request, revision, parse_revisions(node_tags or {})
                     )
@@ -324,9 +432,11 @@ class Provider:
                     )
                 else:
                     # As for the node: a concurrent duplicate created it; adopt if ours.
-                    service = self.appmesh.describe_service(mesh, mesh_owner, pid.service_name)
-                    service_tags = self._owned_tags(
-                        service, owner, f"virtual service {pid.service_name}", mesh
+                    service, tags_read = self._with_tags(
+                        self.appmesh.describe_service, mesh, mesh_owner, pid.service_name
+                    )
+                    service_tags = self._owned(
+                        service, tags_read, owner, f"virtual service {pid.service_name}", mesh
                     )
             if service is not None:
                 # Also the hand-over of a service name that a replaced node held before.
@@ -392,12 +502,18 @@ class Provider:
                 "VirtualServiceName, Family or Envoy.Image (or the logical id)",
             )
 
-    def _owned_tags(
-        self, resource: dict[str, Any] | None, owner: Owner, what: str, mesh: str
+    @staticmethod
+    def _owned(
+        resource: dict[str, Any] | None,
+        tags: dict[str, str] | None,
+        owner: Owner,
+        what: str,
+        mesh: str,
     ) -> dict[str, str] | None:
+        """The resource's tags if it is ours; None if it does not exist; else OwnershipError."""
         if resource is None:
             return None
-        tags = self.appmesh.tags(str(resource["metadata"]["arn"])) or {}
+        tags = tags or {}
         if not owner.owns(tags):
             raise OwnershipError(
                 f"{what} already exists in mesh {mesh} and belongs to {holder(tags)}; "

@@ -12,14 +12,14 @@ from tests.support.cfn_driver import CloudFormation
 from tests.support.faults import Faults
 from tests.support.platform import Platform
 
+# Every call of a Create: the mesh's service list answers for the (absent) service too.
 CREATE_CALLS = [
-    ("appmesh", "DescribeMesh"),
+    ("appmesh", "ListVirtualServices"),
     ("servicediscovery", "GetService"),
     ("servicediscovery", "GetNamespace"),
     ("ecs", "DescribeTaskDefinition"),
     ("ecs", "RegisterTaskDefinition"),
     ("appmesh", "DescribeVirtualNode"),
-    ("appmesh", "DescribeVirtualService"),
     ("appmesh", "CreateVirtualNode"),
     ("appmesh", "CreateVirtualService"),
 ]

@@ -15,6 +15,7 @@ Use :func:`injected` as a context manager (the ``faults`` fixture does), then::
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import warnings
@@ -86,6 +87,18 @@ class Faults:
                 _Fault("", "", parties, barrier=threading.Barrier(parties, timeout=timeout_s))
             )
 
+    def at_once(self, *operations: Operation, timeout_s: float = 5.0) -> threading.Barrier:
+        """The next call of each operation waits until the calls of all of them have arrived.
+
+        Returns the barrier: it is ``broken`` afterwards unless the caller made the calls
+        concurrently (one after the other, the first waits out ``timeout_s`` alone).
+        """
+        barrier = threading.Barrier(len(operations), timeout=timeout_s)
+        with self._lock:
+            for operation in operations:
+                self._armed.setdefault(operation, []).append(_Fault("", "", 1, barrier=barrier))
+        return barrier
+
     def pending(self, service: str, operation: str) -> int:
         """How many armed faults of ``operation`` have not fired yet."""
         with self._lock:
@@ -131,7 +144,8 @@ def _call_action(self: BaseResponse) -> Any:
     fault = faults._next(str(self.boto3_service_name), operation)
     if fault is not None:
         if fault.barrier is not None:
-            fault.barrier.wait()
+            with contextlib.suppress(threading.BrokenBarrierError):
+                fault.barrier.wait()  # a broken one is the caller's finding, not a failed call
         if fault.delay_s:
             time.sleep(fault.delay_s)
         if fault.code:

@@ -12,6 +12,8 @@ from meshed_crystal.errors import AwsError, MissingResourceError, OwnershipError
 
 from .clients import LazyClient
 
+LIST_LIMIT = 100  # the API's maximum page size
+
 
 def _owner(mesh_owner: str | None) -> dict[str, str]:
     return {"meshOwner": mesh_owner} if mesh_owner else {}
@@ -46,20 +48,38 @@ class AppMesh(LazyClient):
     def __init__(self, client: Any | None = None) -> None:
         super().__init__("appmesh", client)
 
-    def describe_mesh(self, mesh: str, owner: str | None) -> dict[str, Any]:
-        try:
-            response = retry.call(
-                "DescribeMesh", lambda: self.client.describe_mesh(meshName=mesh, **_owner(owner))
-            )
-        except ClientError as e:
-            if retry.error_code(e) in ("NotFoundException", "ForbiddenException"):
-                raise MissingResourceError(
-                    f"MeshName: mesh '{mesh}' does not exist"
-                    f"{f' in account {owner}' if owner else ''} (or is not shared with this "
-                    "account)"
-                ) from e
-            raise _fail(e, f"mesh {mesh}") from e
-        return dict(response["mesh"])
+    def service_names(self, mesh: str, owner: str | None) -> set[str]:
+        """The names of the mesh's virtual services (one call per 100 of them).
+
+        It is also how a Create learns that the mesh exists and is reachable: one read that
+        answers both (DescribeMesh + DescribeVirtualService would be two).
+        """
+        names: set[str] = set()
+        token: str | None = None
+        while True:
+            more = {"nextToken": token} if token else {}
+            try:
+                page = retry.call(
+                    "ListVirtualServices",
+                    lambda: self.client.list_virtual_services(
+                        meshName=mesh,
+                        limit=LIST_LIMIT,
+                        **more,  # noqa: B023 - called at once, within this iteration
+                        **_owner(owner),
+                    ),
+                )
+            except ClientError as e:
+                if retry.error_code(e) in ("NotFoundException", "ForbiddenException"):
+                    raise MissingResourceError(
+                        f"MeshName: mesh '{mesh}' does not exist"
+                        f"{f' in account {owner}' if owner else ''} (or is not shared with "
+                        "this account)"
+                    ) from e
+                raise _fail(e, f"mesh {mesh}") from e
+            names.update(str(ref["virtualServiceName"]) for ref in page.get("virtualServices", []))
+            token = page.get("nextToken")
+            if not token:
+                return names
 
     # Virtual nodes and virtual services have the same four operations; ``_Kind`` names them.
 

@@ -6,6 +6,7 @@ and cold start pays only for the clients a request needs.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
@@ -36,6 +37,11 @@ def make_client(service: str) -> Any:
     return _session().client(service, config=CONFIG)  # type: ignore[call-overload]
 
 
+# Reads run in parallel (meshed_crystal.parallel): clients are thread-safe, building them from
+# one session is not.
+_building = threading.Lock()
+
+
 class LazyClient:
     """Holds an injected client, or builds the default one on first use."""
 
@@ -46,5 +52,7 @@ class LazyClient:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = make_client(self._service)
+            with _building:
+                if self._client is None:
+                    self._client = make_client(self._service)
         return self._client
