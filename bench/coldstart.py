@@ -156,6 +156,9 @@ def run(emulator: EmulatorProcess, reps: int) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for name, runs in samples.items():
         summary[name] = {key: median([r[key] for r in runs]) for key in runs[0]}
+    summary["samples_ms"] = {
+        name: [round(r["total_s"] * 1000) for r in runs] for name, runs in samples.items()
+    }
     summary["reps"] = reps
     summary["python"] = layout.version
     summary["calls"] = [operation for _, operation, _ in calls]

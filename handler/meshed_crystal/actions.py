@@ -12,8 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import ecs_model, mesh_spec, parallel, taskdef
 from .adapters.appmesh import AppMesh
@@ -43,8 +42,7 @@ ACTIVE_REVISIONS = 2
 MAX_RESPONSE_BYTES = 4096
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """The parts of a CloudFormation event the actions use."""
 
     stack_id: str
@@ -71,14 +69,12 @@ class Request:
         return f"{stack_name}_{self.logical_id}_{self.request_id.replace('-', '')[:8].upper()}"
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     physical_id: str
     data: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """Everything a Create or Update will make, decided before the first write."""
 
     id: PhysicalId
@@ -93,8 +89,7 @@ class Plan:
     user_tags: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
     """What a Create or Update read before deciding: all of it read at once, before any write."""
 
     mesh_arn: str
@@ -110,11 +105,11 @@ class Found:
     service_tags: dict[str, str] | None
 
 
-@dataclass
 class _Undo:
     """Compensations for what this invocation created, run newest first if it fails."""
 
-    steps: list[tuple[str, Callable[[], object]]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, Callable[[], object]]] = []
 
     def add(self, what: str, step: Callable[[], object]) -> None:
         self.steps.append((what, step))

@@ -24,8 +24,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, cast
 
 from .errors import PropertyError
 from .shapes import pruned
@@ -115,8 +114,7 @@ def _cfn_spelling(shape_name: str, member: str) -> str:
 # --- coercion ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Dialect:
+class _Dialect(NamedTuple):
     """How a value names its keys, and how much of it is checked.
 
     CloudFormation input is a person's typing: its keys match case-insensitively and its enum

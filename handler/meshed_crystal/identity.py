@@ -14,7 +14,7 @@ task definition changed, and a rollback finds the previous revision again.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PREFIX = "meshed-crystal"
 TAG_STACK = f"{PREFIX}:stack-id"
@@ -30,8 +30,7 @@ _ID = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class PhysicalId:
+class PhysicalId(NamedTuple):
     mesh_owner: str
     mesh_name: str
     node_name: str
@@ -55,8 +54,7 @@ class PhysicalId:
         return (self.mesh_owner, self.mesh_name) == (other.mesh_owner, other.mesh_name)
 
 
-@dataclass(frozen=True)
-class Owner:
+class Owner(NamedTuple):
     stack_id: str
     logical_id: str
 
@@ -75,8 +73,7 @@ def holder(tags: dict[str, str]) -> str:
     return "a resource not created by MeshedCrystal"
 
 
-@dataclass(frozen=True)
-class Revision:
+class Revision(NamedTuple):
     family: str
     number: int
     digest: str

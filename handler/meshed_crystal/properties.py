@@ -10,8 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import ecs_model
 from .errors import PropertyError
@@ -87,8 +86,10 @@ _TASK_DEFINITION_REF = re.compile(r"^[A-Za-z0-9_-]{1,255}(:\d+)?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
-class HealthCheck:
+# The package's value types are NamedTuples rather than frozen dataclasses: building a dataclass
+# compiles its methods with exec at import, about 1.3 ms each; sixteen of them were a third of
+# the package's cold import (docs/performance.md).
+class HealthCheck(NamedTuple):
     protocol: str
     path: str | None
     port: int | None
@@ -98,8 +99,7 @@ class HealthCheck:
     unhealthy_threshold: int
 
 
-@dataclass(frozen=True)
-class Listener:
+class Listener(NamedTuple):
     port: int
     protocol: str = "http"
     health_check: HealthCheck | None = None
@@ -107,8 +107,7 @@ class Listener:
     idle_seconds: int | None = None
 
 
-@dataclass(frozen=True)
-class ProxySettings:
+class ProxySettings(NamedTuple):
     app_ports: tuple[int, ...] | None = None  # None: the listener ports
     ingress_port: int = 15000
     egress_port: int = 15001
@@ -118,8 +117,7 @@ class ProxySettings:
     ignored_gid: int | None = None
 
 
-@dataclass(frozen=True)
-class EnvoySettings:
+class EnvoySettings(NamedTuple):
     image: str | None = None  # None: the provider's deployment default (ENVOY_IMAGE)
     log_level: str = "info"
     cpu: int | None = None
@@ -130,15 +128,13 @@ class EnvoySettings:
     environment: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class XRaySettings:
+class XRaySettings(NamedTuple):
     enabled: bool = False
     image: str = "amazon/aws-xray-daemon"
     memory_reservation: int = 256
 
 
-@dataclass(frozen=True)
-class Properties:
+class Properties(NamedTuple):
     mesh_name: str
     mesh_owner: str | None  # from MeshArn: the account of a shared mesh
     cloud_map_service_id: str | None
@@ -155,9 +151,9 @@ class Properties:
     listeners: tuple[Listener, ...] | None
     backends: tuple[str, ...]
     access_log_path: str | None
-    proxy: ProxySettings = field(default_factory=ProxySettings)
-    envoy: EnvoySettings = field(default_factory=EnvoySettings)
-    xray: XRaySettings = field(default_factory=XRaySettings)
+    proxy: ProxySettings = ProxySettings()
+    envoy: EnvoySettings = EnvoySettings()
+    xray: XRaySettings = XRaySettings()
     tags: tuple[tuple[str, str], ...] = ()
 
 

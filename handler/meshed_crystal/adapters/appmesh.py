@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -29,8 +28,7 @@ def _fail(error: ClientError, what: str) -> Exception:
     return AwsError(f"App Mesh {code} on {what}: {message}")
 
 
-@dataclass(frozen=True)
-class _Kind:
+class _Kind(NamedTuple):
     shape: str  # in operation names: DescribeVirtualNode
     snake: str  # in boto3 method names: describe_virtual_node
     name_key: str  # the request's name parameter

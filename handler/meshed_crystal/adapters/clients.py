@@ -38,7 +38,7 @@ def make_client(service: str) -> Any:
 
 
 # Reads run in parallel (meshed_crystal.parallel): clients are thread-safe, building them from
-# one session is not.
+# one session is not, so one client is built at a time.
 _building = threading.Lock()
 
 
@@ -48,11 +48,15 @@ class LazyClient:
     def __init__(self, service: str, client: Any | None = None) -> None:
         self._service = service
         self._client = client
+        # Per client: a read that needs this client waits for its build only, not for the
+        # builds of the others queued on ``_building``.
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            with _building:
+            with self._lock:
                 if self._client is None:
-                    self._client = make_client(self._service)
+                    with _building:
+                        self._client = make_client(self._service)
         return self._client
