@@ -2,7 +2,7 @@
 
     python3 tasks.py bench                          # everything (about 3 minutes), in .venv
     python3 tasks.py bench --skip sam,scale         # quicker: no `sam build`, no 50-resource run
-    python3 tasks.py bench --reps 15 --json bench.json
+    python3 tasks.py bench --reps 25 --json bench.json
 
 Sections: ``calls`` (AWS calls and warm latency per event), ``cold`` (cold start and peak
 memory), ``sam`` (artifact size), ``imports`` (cold-import cost per dependency), ``scale``
@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, package
-from bench.common import REPO, median, percentile
+from bench import coldstart, lambda_layout, package
+from bench.common import REPO, RUNTIME_PROVIDED, median, percentile
 from bench.emulator import EmulatorProcess
 
 SECTIONS = ("calls", "cold", "sam", "imports", "scale")
@@ -74,7 +74,7 @@ class Table:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--reps", type=int, default=9, help="repetitions per figure (median)")
+    parser.add_argument("--reps", type=int, default=15, help="repetitions per figure (median)")
     parser.add_argument("--scale", type=int, default=50, help="resources in the scale run")
     parser.add_argument("--skip", default="", help=f"comma-separated: {', '.join(SECTIONS)}")
     parser.add_argument("--json", type=Path, help="also write every raw figure here")
@@ -86,11 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict[str, Any] = {"reps": reps}
     began = time.monotonic()
 
+    # The Lambda-like layout (runtime, layer, function) of the cold starts and import costs.
+    scratch = tempfile.TemporaryDirectory(prefix="bench-lambda-")
+    layout = lambda_layout.build(Path(scratch.name)) if {"cold", "imports"} - skip else None
     with EmulatorProcess() as emulator:
         latency = _worker("bench.latency", emulator.endpoint_url, str(reps))
         raw["latency"] = latency
-        if "cold" not in skip:
-            raw["cold"] = coldstart.run(emulator, reps)
+        if layout is not None and "cold" not in skip:
+            raw["cold"] = coldstart.run(emulator, layout, reps)
 
     if "cold" in raw:
         cold = raw["cold"]
@@ -201,16 +204,19 @@ def main(argv: list[str] | None = None) -> int:
             )
             details.append("sam build artifact by package (unzipped KiB):")
             for name, size in built["by_package"].items():
-                flag = "  (runtime provides it)" if name in package.RUNTIME_PROVIDED else ""
+                flag = "  (runtime provides it)" if name in RUNTIME_PROVIDED else ""
                 details.append(f"  {name:24} {size / 1024:8.0f}{flag}")
 
-    if "imports" not in skip:
-        costs = package.import_costs(reps)
+    if layout is not None and "imports" not in skip:
+        costs = package.import_costs(layout, reps)
         raw["imports"] = costs
-        details.append("Cold import, median ms in a fresh interpreter (each after `import boto3`):")
+        details.append(
+            "Cold import, median ms in a fresh interpreter of the Lambda-like layout (each after "
+            "`import boto3`; tracing off, the default):"
+        )
         for module, seconds in costs.items():
             details.append(f"  {module:32} {seconds * 1000:7.1f}")
-        top = package.importtime_top()
+        top = package.importtime_top(layout)
         raw["importtime"] = top
         details.append("-X importtime, cumulative ms, what meshed_crystal.app adds to boto3:")
         for module, micros in top:
@@ -264,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         details.append(f"Scale run: throttled calls retried by code: {scale['retries']}")
 
+    scratch.cleanup()
     print(table.render())
     print()
     print("\n".join(details))

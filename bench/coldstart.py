@@ -66,7 +66,7 @@ def _child(
     }
 
 
-def run(emulator: EmulatorProcess, reps: int) -> dict[str, Any]:
+def run(emulator: EmulatorProcess, layout: lambda_layout.Layout, reps: int) -> dict[str, Any]:
     import boto3
 
     from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
@@ -81,10 +81,9 @@ def run(emulator: EmulatorProcess, reps: int) -> dict[str, Any]:
     }
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
     with (
-        tempfile.TemporaryDirectory(prefix="bench-lambda-") as root,
+        tempfile.TemporaryDirectory(prefix="bench-cold-") as root,
         ResponseEndpoint() as endpoint,
     ):
-        layout = lambda_layout.build(Path(root))
         base_env = {
             k: v
             for k, v in os.environ.items()

@@ -109,3 +109,17 @@ class Silenced:
         sys.stdout.flush()
         os.dup2(self._saved, 1)
         os.close(self._saved)
+
+
+# Come with the Lambda Python runtime; the size target excludes them.
+# (boto3 and its dependencies: the runtime ships them all).
+RUNTIME_PROVIDED = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "python_dateutil",
+    "dateutil",
+    "six",
+    "urllib3",
+)

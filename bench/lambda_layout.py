@@ -26,8 +26,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import HANDLER, REPO
-from bench.package import RUNTIME_PROVIDED
+from bench.common import HANDLER, REPO, RUNTIME_PROVIDED
 
 PIP_TIMEOUT_S = 600.0
 RUNTIME_PACKAGES = ("boto3", "botocore")

@@ -12,23 +12,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import HANDLER, LAMBDA_RUNTIME, REPO, median
+from bench.common import LAMBDA_RUNTIME, REPO, RUNTIME_PROVIDED, median
+from bench.lambda_layout import Layout
 
 MIB = 1024 * 1024
 SAM_TIMEOUT_S = 600.0
 IMPORT_TIMEOUT_S = 60.0
-# Come with the Lambda Python runtime; the size target excludes them.
-# (boto3 and its dependencies: the runtime ships them all).
-RUNTIME_PROVIDED = (
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "python_dateutil",
-    "dateutil",
-    "six",
-    "urllib3",
-)
 # Imported after boto3 (the floor's own import), each in a fresh interpreter.
 MODULES = (
     "crhelper",
@@ -95,19 +84,20 @@ def measure_artifact(root: Path) -> dict[str, Any]:
     }
 
 
-def _env() -> dict[str, str]:
+def _env(layout: Layout) -> dict[str, str]:
+    """The function's environment in the Lambda-like layout, tracing off (the default)."""
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))},
         **LAMBDA_RUNTIME,
-        "PYTHONPATH": str(HANDLER),
-        "POWERTOOLS_TRACE_DISABLED": "false",
+        **layout.environment(),
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "POWERTOOLS_TRACE_DISABLED": "true",
     }
 
 
-def import_costs(reps: int) -> dict[str, float]:
+def import_costs(layout: Layout, reps: int) -> dict[str, float]:
     """Seconds to import each module after boto3 (boto3 alone: after nothing)."""
-    env = _env()
-    env["AWS_DEFAULT_REGION"] = env.get("AWS_DEFAULT_REGION", "us-east-1")
+    env = _env(layout)
     results: dict[str, float] = {}
     for module in ("boto3", *MODULES):
         before = "" if module == "boto3" else "import boto3; "
@@ -118,7 +108,7 @@ def import_costs(reps: int) -> dict[str, float]:
         samples = []
         for _ in range(reps):
             done = subprocess.run(
-                [sys.executable, "-c", code],
+                [layout.python, "-s", "-c", code],
                 env=env,
                 cwd=tempfile.gettempdir(),
                 capture_output=True,
@@ -133,11 +123,13 @@ def import_costs(reps: int) -> dict[str, float]:
     return results
 
 
-def importtime_top(module: str = "meshed_crystal.app", count: int = 12) -> list[tuple[str, int]]:
+def importtime_top(
+    layout: Layout, module: str = "meshed_crystal.app", count: int = 12
+) -> list[tuple[str, int]]:
     """``-X importtime``: the modules with the largest cumulative cost that boto3 does not load."""
-    env = _env()
+    env = _env(layout)
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import boto3; import {module}"],
+        [layout.python, "-s", "-X", "importtime", "-c", f"import boto3; import {module}"],
         env=env,
         cwd=tempfile.gettempdir(),
         capture_output=True,
@@ -152,16 +144,16 @@ def importtime_top(module: str = "meshed_crystal.app", count: int = 12) -> list[
         _, cumulative_us, name = line.split("|", 2)
         depth = (len(name) - len(name.lstrip())) // 2
         rows.append((name.strip(), int(cumulative_us), depth))
-    boto_seen = _boto3_modules(env)
+    boto_seen = _boto3_modules(layout, env)
     # Top-level packages (depth 1 under the statement) that boto3 alone does not import.
     tops = [(n, c) for n, c, d in rows if n.split(".")[0] not in boto_seen or n == module]
     tops = [(n, c) for n, c in tops if "." not in n or n.startswith("meshed_crystal")]
     return sorted(tops, key=lambda r: -r[1])[:count]
 
 
-def _boto3_modules(env: dict[str, str]) -> set[str]:
+def _boto3_modules(layout: Layout, env: dict[str, str]) -> set[str]:
     done = subprocess.run(
-        [sys.executable, "-c", "import sys, boto3; print(' '.join(sys.modules))"],
+        [layout.python, "-s", "-c", "import sys, boto3; print(' '.join(sys.modules))"],
         env=env,
         cwd=tempfile.gettempdir(),
         capture_output=True,

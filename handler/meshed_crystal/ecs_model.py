@@ -18,7 +18,6 @@ against the CloudFormation schema that cfn-lint ships.
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import hashlib
 import json
@@ -27,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, cast
 
 from .errors import PropertyError
+from .scalars import suggestion
 from .shapes import pruned
 
 if TYPE_CHECKING:
@@ -204,7 +204,9 @@ def _member_for(key: Any, shape: Shape, path: str, dialect: _Dialect) -> str:
         # Copied from a described task definition (or from CloudFormation's return values).
         raise PropertyError(path, "is read-only: ECS sets it when it registers a revision")
     if member is None:
-        raise PropertyError(path, f"unknown property{_suggestion(key, _spellings(shape, dialect))}")
+        raise PropertyError(
+            path, f"unknown property{suggestion(key, _spellings(shape, dialect), ignore_case=True)}"
+        )
     return member
 
 
@@ -294,7 +296,7 @@ def _string(value: Any, shape: Shape, path: str, dialect: _Dialect) -> str:
 def _check_enum(value: str, shape: Shape, path: str) -> None:
     allowed: list[str] = shape.metadata.get("enum", [])
     if allowed and value not in allowed:
-        hint = _suggestion(value, allowed)
+        hint = suggestion(value, allowed, ignore_case=True)
         raise PropertyError(path, f"{_show(value)} is not one of {', '.join(allowed)}{hint}")
 
 
@@ -305,13 +307,6 @@ def _check_length(value: str, shape: Shape, path: str) -> None:
         raise PropertyError(path, f"must be at least {shortest} characters long")
     if longest is not None and len(value) > longest:
         raise PropertyError(path, f"is {len(value)} characters long (at most {longest})")
-
-
-def _suggestion(given: str, candidates: Sequence[str]) -> str:
-    # Compared in lower case: "networkmode" is as close to "NetworkMode" as "NetworkMode" is.
-    by_lower = {candidate.lower(): candidate for candidate in candidates}
-    close = difflib.get_close_matches(given.lower(), list(by_lower), n=1)
-    return f" (did you mean {by_lower[close[0]]}?)" if close else ""
 
 
 def _join(path: str, key: Any) -> str:

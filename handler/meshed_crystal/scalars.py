@@ -7,8 +7,7 @@ reader here accepts both and raises :class:`PropertyError` naming the path and t
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from .errors import PropertyError
@@ -109,9 +108,17 @@ def as_object(value: Any, path: str, allowed: Iterable[str] = ()) -> Mapping[str
 def check_keys(value: Mapping[str, Any], allowed: list[str], path: str) -> None:
     for key in value:
         if key not in allowed:
-            hint = difflib.get_close_matches(key, allowed, n=1)
-            suggestion = f" (did you mean {hint[0]}?)" if hint else ""
-            fail(join(path, key), f"unknown property{suggestion}")
+            fail(join(path, key), f"unknown property{suggestion(key, allowed)}")
+
+
+def suggestion(given: str, candidates: Sequence[str], *, ignore_case: bool = False) -> str:
+    """`` (did you mean X?)`` for the closest candidate, or nothing."""
+    import difflib  # only on this error path: ~1.4 ms of every cold start otherwise
+
+    # In lower case, "networkmode" is as close to "NetworkMode" as "NetworkMode" is.
+    by_form = {(c.lower() if ignore_case else c): c for c in candidates}
+    close = difflib.get_close_matches(given.lower() if ignore_case else given, list(by_form), n=1)
+    return f" (did you mean {by_form[close[0]]}?)" if close else ""
 
 
 def as_string_map(value: Any, path: str) -> dict[str, str]:
