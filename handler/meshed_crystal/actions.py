@@ -597,5 +597,15 @@ class Provider:
         if held is not None and held.node_name == me.node_name:
             return
         self.appmesh.delete_node(mesh, mesh_owner, me.node_name)
-        for revision in parse_revisions(node_tags):
-            self.ecs.deregister(revision.arn(request.partition, request.region, request.account))
+        # The revisions only once the node is gone (a node still in use keeps its tasks'
+        # revisions ACTIVE); they do not depend on each other.
+        deregistrations = [
+            parallel.start(
+                self.ecs.deregister,
+                revision.arn(request.partition, request.region, request.account),
+            )
+            for revision in parse_revisions(node_tags)
+        ]
+        parallel.settle(deregistrations)
+        for deregistration in deregistrations:
+            deregistration.result()  # the first failure, in order

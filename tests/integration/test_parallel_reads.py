@@ -1,5 +1,5 @@
-"""The reads before the first write run at once (meshed_crystal.parallel), and a Create learns
-from one listing that the mesh exists and whether the service name is taken.
+"""The reads before the first write (and a Delete's deregistrations) run at once, and a Create
+learns from one listing that the mesh exists and whether the service name is taken.
 
 Concurrency is proven by the emulator: ``faults.at_once`` holds the first call of each named
 operation until all of them have arrived. Made one after the other, the first call waits out
@@ -11,7 +11,7 @@ from __future__ import annotations
 import boto3
 
 from tests.integration import aws_state
-from tests.integration.lifecycle import LOGICAL, SERVICE, failed, fast, ok, workshop
+from tests.integration.lifecycle import FAMILY, LOGICAL, SERVICE, failed, fast, ok, workshop
 from tests.support.cfn_driver import CloudFormation
 from tests.support.faults import Faults
 from tests.support.platform import Platform
@@ -109,3 +109,22 @@ def test_a_taken_service_name_on_a_later_page_of_the_listing_is_found(
     assert made.count("ListVirtualServices") == 2
     assert all(operation.startswith(("Describe", "List", "Get")) for operation in made)
     assert aws_state.node_names() == []
+
+
+def test_a_delete_deregisters_its_revisions_at_once(
+    cfn: CloudFormation, platform: Platform, faults: Faults
+) -> None:
+    # Given a resource with two ACTIVE revisions (an in-place update registered the second)
+    ok(cfn.create(LOGICAL, workshop(platform)))
+    ok(cfn.update(LOGICAL, workshop(platform, Envoy={"LogLevel": "debug"})))
+    barrier = faults.at_once(
+        ("ecs", "DeregisterTaskDefinition"), ("ecs", "DeregisterTaskDefinition")
+    )
+    # When the stack deletes it
+    ok(cfn.delete(LOGICAL))
+    # Then both revisions were deregistered concurrently, after the node was deleted
+    assert not barrier.broken
+    operations = [operation for _, operation in faults.calls]
+    assert operations.count("DeregisterTaskDefinition") == 2
+    assert operations.index("DeleteVirtualNode") < operations.index("DeregisterTaskDefinition")
+    assert aws_state.active_revisions(FAMILY) == []
