@@ -27,6 +27,7 @@ from .identity import (
     PhysicalId,
     Revision,
     holder,
+    mesh_arn,
     parse_revisions,
     revision_tags,
 )
@@ -244,7 +245,7 @@ class Provider:
         base task definition, node, service.
         """
         mesh, owner = props.mesh_name, props.mesh_owner or request.account
-        mesh_arn = f"arn:{request.partition}:appmesh:{request.region}:{owner}:mesh/{mesh}"
+        arn = mesh_arn(request.partition, request.region, owner, mesh)
         me = PhysicalId.parse(request.physical_id)
         known_mesh = me is not None and (me.mesh_owner, me.mesh_name) == (owner, mesh)
         listed = None if known_mesh else parallel.start(self.appmesh.service_names, mesh, owner)
@@ -279,7 +280,7 @@ class Provider:
         else:
             service_found, service_tags = None, None
         return Found(
-            mesh_arn=mesh_arn,
+            mesh_arn=arn,
             mesh_owner=owner,
             namespace=namespace,
             cloud_map_service=cloud_map_service,

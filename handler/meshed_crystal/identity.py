@@ -30,6 +30,11 @@ _ID = re.compile(
 )
 
 
+def mesh_arn(partition: str, region: str, owner: str, name: str) -> str:
+    """A mesh's ARN: its owner's account, its name (App Mesh needs no read to know it)."""
+    return f"arn:{partition}:appmesh:{region}:{owner}:mesh/{name}"
+
+
 class PhysicalId(NamedTuple):
     mesh_owner: str
     mesh_name: str
@@ -48,7 +53,7 @@ class PhysicalId(NamedTuple):
         return cls(match["owner"], match["mesh"], match["node"], match["service"])
 
     def mesh_arn(self, partition: str, region: str) -> str:
-        return f"arn:{partition}:appmesh:{region}:{self.mesh_owner}:mesh/{self.mesh_name}"
+        return mesh_arn(partition, region, self.mesh_owner, self.mesh_name)
 
     def same_mesh(self, other: PhysicalId) -> bool:
         return (self.mesh_owner, self.mesh_name) == (other.mesh_owner, other.mesh_name)
