@@ -1,9 +1,10 @@
-"""Independent AWS reads at once.
+"""Independent AWS calls at once.
 
 A Create reads up to five things before its first write (mesh, Cloud Map, base task definition,
 node, service) and none depends on another; one after the other they cost five round trips,
-at once about the slowest one. Each read runs in the invocation's context (``contextvars``), so
-it keeps the retry deadline. The pool lives as long as the container.
+at once about the slowest one. A Delete deregisters its revisions the same way. Each call runs
+in the invocation's context (``contextvars``), so it keeps the retry deadline. The pool lives
+as long as the container.
 """
 
 from __future__ import annotations
@@ -32,5 +33,5 @@ def start(fn: Callable[..., T], *args: Any) -> Future[T]:
 
 
 def settle(futures: Iterable[Future[Any] | None]) -> None:
-    """Wait for every read, failed or not: none may still run when the response goes out."""
+    """Wait for every call, failed or not: none may still run when the response goes out."""
     wait([f for f in futures if f is not None])
