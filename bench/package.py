@@ -95,6 +95,19 @@ def _env(layout: Layout) -> dict[str, str]:
     }
 
 
+def _python(layout: Layout, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter of the layout (no user site), outside the repository."""
+    return subprocess.run(
+        [layout.python, "-s", *args],
+        env=env,
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        timeout=IMPORT_TIMEOUT_S,
+        check=False,
+    )
+
+
 def import_costs(layout: Layout, reps: int) -> dict[str, float]:
     """Seconds to import each module after boto3 (boto3 alone: after nothing)."""
     env = _env(layout)
@@ -107,15 +120,7 @@ def import_costs(layout: Layout, reps: int) -> dict[str, float]:
         )
         samples = []
         for _ in range(reps):
-            done = subprocess.run(
-                [layout.python, "-s", "-c", code],
-                env=env,
-                cwd=tempfile.gettempdir(),
-                capture_output=True,
-                text=True,
-                timeout=IMPORT_TIMEOUT_S,
-                check=False,
-            )
+            done = _python(layout, env, "-c", code)
             if done.returncode:
                 break
             samples.append(float(done.stdout.strip().splitlines()[-1]))
@@ -128,15 +133,7 @@ def importtime_top(
 ) -> list[tuple[str, int]]:
     """``-X importtime``: the modules with the largest cumulative cost that boto3 does not load."""
     env = _env(layout)
-    done = subprocess.run(
-        [layout.python, "-s", "-X", "importtime", "-c", f"import boto3; import {module}"],
-        env=env,
-        cwd=tempfile.gettempdir(),
-        capture_output=True,
-        text=True,
-        timeout=IMPORT_TIMEOUT_S,
-        check=False,
-    )
+    done = _python(layout, env, "-X", "importtime", "-c", f"import boto3; import {module}")
     rows: list[tuple[str, int, int]] = []
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "imported package" in line:
@@ -152,15 +149,7 @@ def importtime_top(
 
 
 def _boto3_modules(layout: Layout, env: dict[str, str]) -> set[str]:
-    done = subprocess.run(
-        [layout.python, "-s", "-c", "import sys, boto3; print(' '.join(sys.modules))"],
-        env=env,
-        cwd=tempfile.gettempdir(),
-        capture_output=True,
-        text=True,
-        timeout=IMPORT_TIMEOUT_S,
-        check=False,
-    )
+    done = _python(layout, env, "-c", "import sys, boto3; print(' '.join(sys.modules))")
     return {name.split(".")[0] for name in done.stdout.split()}
 
 
