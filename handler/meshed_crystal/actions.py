@@ -16,13 +16,16 @@ from typing import Any, NamedTuple
 
 from . import ecs_model, mesh_spec, parallel, taskdef
 from .adapters.appmesh import AppMesh
-from .adapters.cloudformation import CloudFormation
+from .adapters.cloudformation import CloudFormation, StackAnswer
 from .adapters.cloudmap import CloudMap
 from .adapters.ecs import Ecs
-from .errors import OwnershipError, PropertyError
+from .adapters.tagging import Tagging
+from .errors import AppMeshUnavailableError, OwnershipError, PropertyError
 from .identity import (
     PREFIX,
     TAG_ENVOY_IMAGE,
+    TAG_HANDED_FROM,
+    TAG_SERVICE,
     Owner,
     PhysicalId,
     Revision,
@@ -41,6 +44,10 @@ DEFAULT_ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
 ACTIVE_REVISIONS = 2
 # CloudFormation rejects a custom resource response body over 4096 bytes.
 MAX_RESPONSE_BYTES = 4096
+# The provider's AppMeshRetired parameter (DESIGN §9).
+RETIRED_SETTINGS = ("auto", "true", "false")
+# Called with the way App Mesh was unavailable when a Delete finished without it (metrics).
+on_appmesh_unavailable: list[Callable[[str], None]] = []
 
 
 class Request(NamedTuple):
@@ -124,6 +131,15 @@ class _Undo:
                 logger.exception("could not undo", extra={"undo": what})
 
 
+def appmesh_retired(setting: str) -> str:
+    """The APPMESH_RETIRED setting; anything unknown is ``auto`` (the template allows three)."""
+    value = setting.strip().lower() or "auto"
+    if value not in RETIRED_SETTINGS:
+        logger.warning("unknown APPMESH_RETIRED value; using auto", extra={"value": value[:20]})
+        return "auto"
+    return value
+
+
 def allowed_meshes(setting: str) -> frozenset[str] | None:
     """The ALLOWED_MESHES setting: ``*`` (or empty) for every mesh, else comma-separated names."""
     names = frozenset(n.strip() for n in setting.split(",") if n.strip())
@@ -144,14 +160,19 @@ class Provider:
         ecs: Ecs | None = None,
         cloudmap: CloudMap | None = None,
         cloudformation: CloudFormation | None = None,
+        tagging: Tagging | None = None,
         envoy_image: str = DEFAULT_ENVOY_IMAGE,
         allowed_meshes: frozenset[str] | None = None,
+        retired: str = "auto",
     ) -> None:
         self.appmesh = appmesh or AppMesh()
         self.ecs = ecs or Ecs()
         self.cloudmap = cloudmap or CloudMap()
         self.cloudformation = cloudformation or CloudFormation()
+        self.tagging = tagging or Tagging()
         self.envoy_image = envoy_image
+        # auto: classify what App Mesh answers; true: never call it; false: every error fails.
+        self.retired = retired
         # None: every mesh. The deployment's IAM policy is the real guard; this turns its
         # AccessDenied into a Reason that names the parameter to change.
         self.allowed_meshes = allowed_meshes
@@ -161,6 +182,7 @@ class Provider:
     def create(self, request: Request, announce: Callable[[str], None] = _quiet) -> Result:
         props = parse_properties(request.properties)
         self._check_allowed(props)
+        self._check_not_retired()
         found = self._read(request, props)
         plan = self._plan(request, props, found)
         self._check_response_size(request, plan)
@@ -195,6 +217,7 @@ class Provider:
         if new != old:
             return None
         props = parse_properties(request.properties)
+        self._check_not_retired()
         mesh_arn = me.mesh_arn(request.partition, request.region)
         reads = (
             parallel.start(self.appmesh.tags, f"{mesh_arn}/virtualNode/{me.node_name}"),
@@ -225,6 +248,12 @@ class Provider:
             user_tags=dict(props.tags),
         )
         return Result(str(me), self._data(request, plan, revisions[0]))
+
+    def _check_not_retired(self) -> None:
+        if self.retired == "true":
+            raise AppMeshUnavailableError(
+                "retired", "the provider's AppMeshRetired parameter is true"
+            )
 
     def _check_allowed(self, props: Properties) -> None:
         if self.allowed_meshes is not None and props.mesh_name not in self.allowed_meshes:
@@ -346,7 +375,8 @@ class Provider:
         user_tags = dict(props.tags)
         ecs_tags = {t["key"]: t["value"] for t in base.get("tags") or []}
         ecs_tags.update(user_tags)
-        ecs_tags.update(request.owner.tags())
+        pid = PhysicalId(found.mesh_owner, props.mesh_name, node_name, service_name)
+        ecs_tags.update(request.owner.revision_tags(pid.revision_holder()))
         envoy_image = props.envoy.image or self.envoy_image
         task_definition = taskdef.derive(
             base,
@@ -358,7 +388,7 @@ class Provider:
             tags=[{"key": k, "value": v} for k, v in ecs_tags.items()],
         )
         return Plan(
-            id=PhysicalId(found.mesh_owner, props.mesh_name, node_name, service_name),
+            id=pid,
             mesh_arn=found.mesh_arn,
             node_arn=node_arn,
             service_arn=f"{found.mesh_arn}/virtualService/{service_name}",
@@ -435,11 +465,15 @@ class Provider:
                         service, tags_read, owner, f"virtual service {pid.service_name}", mesh
                     )
             if service is not None:
-                # Also the hand-over of a service name that a replaced node held before.
-                if mesh_spec.provider_node(service.get("spec") or {}) != pid.node_name:
+                # Also the hand-over of a service name that a replaced node held before: the
+                # service records that node, for a Delete that CloudFormation cannot inform.
+                previous = mesh_spec.provider_node(service.get("spec") or {})
+                if previous != pid.node_name:
                     self.appmesh.update_service(
                         mesh, mesh_owner, pid.service_name, plan.service_spec
                     )
+                    if previous:
+                        service_wanted[TAG_HANDED_FROM] = previous
                 self._retag(plan.service_arn, service_tags or {}, service_wanted)
         except BaseException:
             undo.run()
@@ -456,6 +490,7 @@ class Provider:
             **owner.tags(),
             **revision_tags(revisions),
             TAG_ENVOY_IMAGE: plan.envoy_image,
+            TAG_SERVICE: plan.id.service_name,
         }
 
     def _adopt_revisions(
@@ -564,49 +599,137 @@ class Provider:
     def delete(self, request: Request) -> None:
         """Remove what the physical id names, sparing what the stack's current id still uses.
 
-        Reads first what proves ownership and lists the revisions (the node's tags), then asks
-        CloudFormation which id the stack holds now: after a replacement, names shared with
-        that id are handed back or kept, never removed.
+        Three reads at once: this id's revisions from ECS (their tags), the node's tags (ownership
+        in App Mesh), and which id the stack holds now (after a replacement, names shared with
+        that id are handed back or kept). Then App Mesh, then the revisions, once nothing of
+        App Mesh uses them. App Mesh being gone never strands the Delete (DESIGN §9).
         """
         me = PhysicalId.parse(request.physical_id)
         if me is None:
             logger.info("physical id was never issued by this resource; nothing to delete")
             return
-        mesh, mesh_owner = me.mesh_name, me.mesh_owner
-        node_tags = self.appmesh.tags(
-            f"{me.mesh_arn(request.partition, request.region)}/virtualNode/{me.node_name}"
+        node_arn = f"{me.mesh_arn(request.partition, request.region)}/virtualNode/{me.node_name}"
+        in_ecs = parallel.start(self._revisions_in_ecs, request.owner, me.revision_holder())
+        stack = parallel.start(
+            self.cloudformation.current_physical_id, request.stack_id, request.logical_id
         )
-        if node_tags is None or not request.owner.owns(node_tags):
-            # Nothing of ours: the mesh or node is gone, or the names belong to someone else
-            # (a Create that was refused answers with this id too). The service is ours only
-            # through our node, so it is left alone as well.
-            logger.info("the node is gone or not ours; nothing to delete")
-            return
-        held = PhysicalId.parse(
-            self.cloudformation.current_physical_id(request.stack_id, request.logical_id)
-        )
+        node = None if self.retired == "true" else parallel.start(self.appmesh.tags, node_arn)
+        parallel.settle((in_ecs, stack, node))
+        answer = stack.result()
+        held = PhysicalId.parse(answer.physical_id)
         if held is None or held == me or not held.same_mesh(me):
             held = None
-        if held is not None and held.service_name == me.service_name:
-            if held.node_name != me.node_name:
-                # A failed replacement: the stack holds the old id again; give its name back.
-                self.appmesh.update_service(
-                    mesh, mesh_owner, me.service_name, mesh_spec.service_spec(held.node_name)
-                )
+        revisions = in_ecs.result()
+        gone: AppMeshUnavailableError | None = None
+        if node is None:
+            gone = AppMeshUnavailableError("retired", "the provider's AppMeshRetired is true")
         else:
-            self.appmesh.delete_service(mesh, mesh_owner, me.service_name)
-        if held is not None and held.node_name == me.node_name:
-            return
+            try:
+                kept, recorded = self._delete_in_appmesh(request, me, node.result(), answer, held)
+            except AppMeshUnavailableError as error:
+                if self.retired == "false" or error.kind == "access-denied":
+                    raise
+                gone = error
+            else:
+                if kept:
+                    return  # the node, and so its revisions, belong to the id the stack holds
+                revisions |= recorded
+        if gone is not None:
+            self._left_in_appmesh(me, gone)
+            if held is not None and held.node_name == me.node_name:
+                return
+        self._deregister(sorted(revisions))
+
+    def _revisions_in_ecs(self, owner: Owner, holder: str) -> set[str]:
+        """The ACTIVE revisions this id registered, from their tags (ECS alone)."""
+        tagged = self.tagging.task_definitions(owner.revision_tags(holder))
+        families = sorted({arn.split("/")[-1].rpartition(":")[0] for arn in tagged})
+        active: set[str] = set()
+        for family in families:
+            active |= self.ecs.active(family)
+        return active.intersection(tagged)
+
+    def _delete_in_appmesh(
+        self,
+        request: Request,
+        me: PhysicalId,
+        node_tags: dict[str, str] | None,
+        answer: StackAnswer,
+        held: PhysicalId | None,
+    ) -> tuple[bool, set[str]]:
+        """Delete the service and node this id holds; (node kept, revisions its tags record).
+
+        Nothing is deleted that is not ours: no node, or someone else's (a Create that was
+        refused answers with this id too), means nothing of ours in App Mesh; the service is
+        ours only through our node.
+        """
+        if node_tags is None or not request.owner.owns(node_tags):
+            logger.info("the node is gone or not ours; nothing to delete in App Mesh")
+            return False, set()
+        mesh, mesh_owner = me.mesh_name, me.mesh_owner
+        if answer.known:
+            if held is not None and held.service_name == me.service_name:
+                if held.node_name != me.node_name:
+                    # A failed replacement: the stack holds the old id again; give its name back.
+                    self.appmesh.update_service(
+                        mesh, mesh_owner, me.service_name, mesh_spec.service_spec(held.node_name)
+                    )
+            else:
+                self.appmesh.delete_service(mesh, mesh_owner, me.service_name)
+            node_kept = held is not None and held.node_name == me.node_name
+        else:
+            self._delete_service_unless_held(request, me)
+            # The node serves another id's service: that id holds it since a replacement.
+            node_kept = node_tags.get(TAG_SERVICE, me.service_name) != me.service_name
+        if node_kept:
+            return True, set()
         self.appmesh.delete_node(mesh, mesh_owner, me.node_name)
-        # The revisions only once the node is gone (a node still in use keeps its tasks'
-        # revisions ACTIVE); they do not depend on each other.
-        deregistrations = [
-            parallel.start(
-                self.ecs.deregister,
-                revision.arn(request.partition, request.region, request.account),
+        recorded = parse_revisions(node_tags)
+        return False, {r.arn(request.partition, request.region, request.account) for r in recorded}
+
+    def _delete_service_unless_held(self, request: Request, me: PhysicalId) -> None:
+        """CloudFormation could not say which id the stack holds: decide from the service.
+
+        A service another node provides is another id's since a replacement: kept. One handed
+        over to this id's node from a node of the same resource that still exists goes back to
+        it (the stack may hold that id again after a failed replacement). Never fails open.
+        """
+        mesh, mesh_owner = me.mesh_name, me.mesh_owner
+        service, tags = self._with_tags(
+            self.appmesh.describe_service, mesh, mesh_owner, me.service_name
+        )
+        if service is None or not request.owner.owns(tags or {}):
+            return
+        if mesh_spec.provider_node(service.get("spec") or {}) != me.node_name:
+            logger.info("the virtual service is provided by another node; kept")
+            return
+        previous = (tags or {}).get(TAG_HANDED_FROM)
+        if previous and previous != me.node_name:
+            _, previous_tags = self._with_tags(
+                self.appmesh.describe_node, mesh, mesh_owner, previous
             )
-            for revision in parse_revisions(node_tags)
-        ]
+            if previous_tags is not None and request.owner.owns(previous_tags):
+                logger.info("the virtual service is handed back to the node it came from")
+                self.appmesh.update_service(
+                    mesh, mesh_owner, me.service_name, mesh_spec.service_spec(previous)
+                )
+                return
+        self.appmesh.delete_service(mesh, mesh_owner, me.service_name)
+
+    @staticmethod
+    def _left_in_appmesh(me: PhysicalId, gone: AppMeshUnavailableError) -> None:
+        logger.warning(
+            f"App Mesh is unavailable ({gone.detail}); the Delete finished without it. May be "
+            f"left in App Mesh: virtual service {me.service_name} and virtual node "
+            f"{me.node_name} of mesh {me.mesh_name} (owner {me.mesh_owner})",
+            extra={"appmesh_unavailable": gone.kind},
+        )
+        for hook in on_appmesh_unavailable:
+            hook(gone.kind)
+
+    def _deregister(self, arns: list[str]) -> None:
+        """At once: the deregistrations do not depend on each other."""
+        deregistrations = [parallel.start(self.ecs.deregister, arn) for arn in arns]
         parallel.settle(deregistrations)
         for deregistration in deregistrations:
             deregistration.result()  # the first failure, in order

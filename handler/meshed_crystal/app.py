@@ -9,8 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from . import observability, retry
-from .actions import DEFAULT_ENVOY_IMAGE, Provider, Request, allowed_meshes
+from . import actions, observability, retry
+from .actions import DEFAULT_ENVOY_IMAGE, Provider, Request, allowed_meshes, appmesh_retired
 from .logs import configure_logging
 from .protocol import RESPONSE_MARGIN_S, Resource, put_response
 
@@ -19,7 +19,9 @@ configure_logging(logger)
 provider = Provider(
     envoy_image=os.environ.get("ENVOY_IMAGE") or DEFAULT_ENVOY_IMAGE,
     allowed_meshes=allowed_meshes(os.environ.get("ALLOWED_MESHES", "*")),
+    retired=appmesh_retired(os.environ.get("APPMESH_RETIRED", "auto")),
 )
+actions.on_appmesh_unavailable.append(observability.appmesh_unavailable.seen)
 # What the invocation answered CloudFormation, for the metrics.
 _outcome: dict[str, str] = {}
 

@@ -13,6 +13,7 @@ task definition changed, and a rollback finds the previous revision again.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import NamedTuple
 
@@ -23,6 +24,16 @@ TAG_REVISIONS = f"{PREFIX}:revisions"
 # The Envoy image of the current revision: an Update with unchanged properties still derives
 # a new revision when the provider's default image was bumped since.
 TAG_ENVOY_IMAGE = f"{PREFIX}:envoy-image"
+# On each registered revision (with the owner's tags): what holds it, so a Delete finds this
+# id's revisions from ECS alone when App Mesh cannot be read (DESIGN §9).
+TAG_HOLDER = f"{PREFIX}:held-by"
+# On the node: the virtual service of the id that last wrote it. On a virtual service handed
+# over from another node: that node. When CloudFormation cannot say which id the stack holds,
+# a Delete keeps what these show another id of the same resource uses (DESIGN §5.4).
+TAG_SERVICE = f"{PREFIX}:service"
+TAG_HANDED_FROM = f"{PREFIX}:handed-from"
+# ECS and App Mesh tag values hold at most 256 characters.
+MAX_TAG_VALUE = 256
 
 _ID = re.compile(
     r"^meshed-crystal:(?P<owner>\d{12}):(?P<mesh>[^:]+):(?P<node>[^:]+):"
@@ -58,6 +69,18 @@ class PhysicalId(NamedTuple):
     def same_mesh(self, other: PhysicalId) -> bool:
         return (self.mesh_owner, self.mesh_name) == (other.mesh_owner, other.mesh_name)
 
+    def revision_holder(self) -> str:
+        """The value of TAG_HOLDER on this id's revisions: they belong to its virtual node (an
+        id that keeps the node after a replacement keeps its revisions too)."""
+        return tag_value(f"appmesh/{self.mesh_owner}/{self.mesh_name}/{self.node_name}")
+
+
+def tag_value(text: str) -> str:
+    """``text`` if it fits in a tag value, else a digest of it (same text, same value)."""
+    if len(text) <= MAX_TAG_VALUE:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
 
 class Owner(NamedTuple):
     stack_id: str
@@ -65,6 +88,10 @@ class Owner(NamedTuple):
 
     def tags(self) -> dict[str, str]:
         return {TAG_STACK: self.stack_id, TAG_LOGICAL: self.logical_id}
+
+    def revision_tags(self, holder: str) -> dict[str, str]:
+        """The tags that let a Delete find its revisions from ECS alone."""
+        return {**self.tags(), TAG_HOLDER: holder}
 
     def owns(self, tags: dict[str, str]) -> bool:
         return tags.get(TAG_STACK) == self.stack_id and tags.get(TAG_LOGICAL) == self.logical_id
@@ -99,13 +126,13 @@ def parse_revisions(tags: dict[str, str]) -> list[Revision]:
 
 
 def revision_tags(revisions: list[Revision]) -> dict[str, str]:
-    # An App Mesh tag value holds 256 characters: the current revision always fits (a family
-    # is at most 255 characters only in theory); the previous one is kept when it fits.
+    # A tag value holds MAX_TAG_VALUE characters: the current revision always fits (a family is
+    # at most 255 characters only in theory); the previous one is kept when it fits.
     value = ""
     for r in revisions:
         item = f"{r.family}:{r.number}={r.digest}"
         candidate = f"{value} {item}".strip()
-        if len(candidate) > 256:
+        if len(candidate) > MAX_TAG_VALUE:
             break
         value = candidate
     return {TAG_REVISIONS: value}

@@ -1,7 +1,8 @@
 """Metrics and tracing (Powertools). Nothing here may fail a request or raise after a response.
 
 Metrics are CloudWatch EMF lines on stdout: per request type and outcome, a count and a
-duration, plus the number of throttled AWS calls that were retried. Tracing is opt-in (the
+duration, plus the number of throttled AWS calls that were retried, and ``AppMeshUnavailable``
+when a Delete finished without App Mesh (DESIGN §9). Tracing is opt-in (the
 template's Tracing parameter): only then is the X-Ray SDK imported and botocore patched.
 """
 
@@ -50,14 +51,13 @@ metrics = Metrics(
 )
 
 
-class ThrottleCounter:
-    """Counts the throttled calls ``retry`` retried during the current invocation."""
+class Counter:
+    """Counts events of the current invocation (its ``seen`` is a hook)."""
 
     def __init__(self) -> None:
         self.count = 0
-        retry.on_retry.append(self._seen)
 
-    def _seen(self, _operation: str, _code: str) -> None:
+    def seen(self, *_: object) -> None:
         self.count += 1
 
     def take(self) -> int:
@@ -65,7 +65,10 @@ class ThrottleCounter:
         return count
 
 
-throttles = ThrottleCounter()
+# Throttled calls ``retry`` retried; Deletes that finished without App Mesh (app.py hooks it).
+throttles = Counter()
+retry.on_retry.append(throttles.seen)
+appmesh_unavailable = Counter()
 
 
 def record(request_type: Any, outcome: str, seconds: float) -> None:
@@ -79,6 +82,10 @@ def record(request_type: Any, outcome: str, seconds: float) -> None:
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="Duration", unit=MetricUnit.Milliseconds, value=seconds * 1000)
         metrics.add_metric(name="ThrottledRetries", unit=MetricUnit.Count, value=throttles.take())
+        unavailable = appmesh_unavailable.take()
+        if unavailable:
+            # Only when it happened: an alarm on its presence needs no math.
+            metrics.add_metric(name="AppMeshUnavailable", unit=MetricUnit.Count, value=unavailable)
         metrics.flush_metrics()
     except Exception:
         logger.exception("could not emit metrics")

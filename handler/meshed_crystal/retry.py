@@ -39,6 +39,9 @@ on_retry: list[Callable[[str, str], None]] = []
 
 BASE_DELAY = 0.2
 MAX_DELAY = 5.0
+# Errors a caller marks as suspect (they may mean the service is gone for good, DESIGN §9) are
+# retried this many times in all, a few seconds, rather than until the deadline.
+SUSPECT_ATTEMPTS = 4
 
 
 def set_deadline(monotonic_deadline: float) -> contextvars.Token[float]:
@@ -65,11 +68,18 @@ def is_throttle(error: Exception) -> bool:
     return (
         code in THROTTLING_CODES
         or "Too many concurrent attempts" in message
-        or int(status) in (500, 502, 503, 504)
+        or int(status) in (429, 500, 502, 503, 504)
     )
 
 
-def call(operation: str, fn: Callable[[], T]) -> T:
+def call(
+    operation: str, fn: Callable[[], T], *, suspect: Callable[[Exception], bool] | None = None
+) -> T:
+    """``fn()``, retried while it is throttled and time is left.
+
+    A retryable error for which ``suspect`` is true is retried at most ``SUSPECT_ATTEMPTS``
+    times in all and then raised as it is, for the caller to classify.
+    """
     attempt = 0
     while True:
         try:
@@ -78,6 +88,8 @@ def call(operation: str, fn: Callable[[], T]) -> T:
             if not is_throttle(error):
                 raise
             attempt += 1
+            if suspect is not None and attempt >= SUSPECT_ATTEMPTS and suspect(error):
+                raise
             # Full jitter: parallel resources (one stack, many Custom::MeshedCrystal) spread out.
             delay = random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2**attempt))
             code = error_code(error) if isinstance(error, ClientError) else type(error).__name__

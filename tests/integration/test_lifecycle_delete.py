@@ -14,6 +14,7 @@ from tests.integration.lifecycle import (
     LOGICAL,
     NODE,
     SERVICE,
+    all_revisions,
     failed,
     fast,
     ok,
@@ -82,7 +83,7 @@ def test_delete_after_the_mesh_itself_is_gone_succeeds(
     cfn: CloudFormation, platform: Platform, faults: Faults
 ) -> None:
     # Given a resource whose service, node and then mesh an operator removed by hand
-    ok(fast(cfn).create(LOGICAL, workshop(platform)))
+    created = ok(fast(cfn).create(LOGICAL, workshop(platform)))
     appmesh = boto3.client("appmesh")
     appmesh.delete_virtual_service(meshName="ecs-mesh", virtualServiceName=SERVICE)
     appmesh.delete_virtual_node(meshName="ecs-mesh", virtualNodeName=NODE)
@@ -90,9 +91,12 @@ def test_delete_after_the_mesh_itself_is_gone_succeeds(
     writes_before = len(faults.writes())
     # When CloudFormation deletes the resource
     body = cfn.delete(LOGICAL)
-    # Then it succeeds, with nothing to write
+    # Then it succeeds, writing nothing to App Mesh; its revision, found from ECS alone (the
+    # node that recorded it is gone), is deregistered rather than left ACTIVE forever
     ok(body)
-    assert faults.writes()[writes_before:] == []
+    assert faults.writes()[writes_before:] == [("ecs", "DeregisterTaskDefinition")]
+    assert aws_state.active_revisions(FAMILY) == []
+    assert created["TaskDefinitionArn"] in all_revisions()
 
 
 # -- 8. Held resources ------------------------------------------------------------------------

@@ -388,6 +388,7 @@ def test_wildcard_resources_only_where_iam_requires_them(sam: Template) -> None:
         "ecs:DeregisterTaskDefinition",
         "servicediscovery:ListNamespaces",
         "servicediscovery:ListServices",
+        "tag:GetResources",
     }
     for sid, statement in function_statements(sam).items():
         if statement["Resource"] == "*":
@@ -636,6 +637,22 @@ def test_crystal_uses_only_documented_attributes(crystal: Template) -> None:
     used = {attr for lid, attr in get_atts(crystal) if lid == "Crystal"}
     assert used
     assert used <= documented, used - documented
+
+
+def test_appmesh_retired_parameter_drives_env_and_app_mesh_permissions(sam: Template) -> None:
+    param = sam["Parameters"]["AppMeshRetired"]
+    assert param["Default"] == "auto"
+    assert param["AllowedValues"] == ["auto", "true", "false"]
+    env = function_props(sam)["Environment"]["Variables"]
+    document = sam["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    for value, app_mesh_granted in (("auto", True), ("false", True), ("true", False)):
+        evaluate = Evaluator(sam, {"AppMeshRetired": value})
+        assert evaluate(env["APPMESH_RETIRED"]) == value
+        actions = {a for s in evaluate(document["Statement"]) for a in as_list(s["Action"])}
+        assert ("appmesh:DeleteVirtualNode" in actions) is app_mesh_granted, value
+        # Whatever the setting, a Delete can find and deregister its revisions from ECS alone.
+        assert {"tag:GetResources", "ecs:ListTaskDefinitions"} <= actions, value
+        assert "ecs:DeregisterTaskDefinition" in actions, value
 
 
 def test_xray_permission_only_when_tracing_is_active(sam: Template) -> None:

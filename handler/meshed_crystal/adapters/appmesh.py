@@ -1,17 +1,90 @@
-"""App Mesh: meshes, virtual nodes, virtual services and their tags."""
+"""App Mesh: meshes, virtual nodes, virtual services and their tags.
+
+Since App Mesh's end of support (2026-09-30) every call can also find App Mesh gone, in ways
+AWS has not documented (DESIGN §9). :func:`unavailable` classifies an error as one of them; the
+adapter raises :class:`AppMeshUnavailableError` for it, and the actions decide what that means.
+"""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    DataNotFoundError,
+    EndpointConnectionError,
+    UnknownServiceError,
+)
 
 from meshed_crystal import retry
-from meshed_crystal.errors import AwsError, MissingResourceError, OwnershipError, ResourceInUseError
+from meshed_crystal.errors import (
+    AppMeshUnavailableError,
+    AwsError,
+    MissingResourceError,
+    OwnershipError,
+    ResourceInUseError,
+)
 
 from .clients import LazyClient
 
+T = TypeVar("T")
 LIST_LIMIT = 100  # the API's maximum page size
+
+# The error codes of App Mesh's service model (botocore/data/appmesh/*/service-2.json; a test
+# compares). An answer with one of them comes from App Mesh itself, however bad it is.
+APPMESH_ERROR_CODES = frozenset(
+    {
+        "BadRequestException",
+        "ConflictException",
+        "ForbiddenException",
+        "InternalServerErrorException",
+        "LimitExceededException",
+        "NotFoundException",
+        "ResourceInUseException",
+        "ServiceUnavailableException",
+        "TooManyRequestsException",
+    }
+)
+# IAM's answer to a denied call (not App Mesh's own ForbiddenException).
+ACCESS_DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def unavailable(error: BaseException) -> AppMeshUnavailableError | None:
+    """The way ``error`` says App Mesh is gone, or None when it is an ordinary App Mesh answer.
+
+    Throttling and App Mesh's own errors (its 5xx included) are never a sign of retirement: they
+    are retried or reported as before.
+    """
+    if isinstance(error, UnknownServiceError | DataNotFoundError):
+        return AppMeshUnavailableError(
+            "no-sdk", "the AWS SDK in this function has no appmesh service"
+        )
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
+        return AppMeshUnavailableError("unreachable", f"its endpoint cannot be reached: {error}")
+    if not isinstance(error, ClientError):
+        return None
+    code, status = retry.error_code(error), _status(error)
+    message = str(error.response.get("Error", {}).get("Message", ""))[:200]
+    if code in ACCESS_DENIED_CODES:
+        return AppMeshUnavailableError("access-denied", f"{code}: {message}")
+    if code in APPMESH_ERROR_CODES or code in retry.THROTTLING_CODES or status == 429:
+        return None
+    if 400 <= status < 600:
+        return AppMeshUnavailableError(
+            "http", f"HTTP {status} without an App Mesh error{f': {message}' if message else ''}"
+        )
+    return None
+
+
+def _suspect(error: Exception) -> bool:
+    """Retryable, but if it lasts a few attempts it means App Mesh is gone."""
+    return unavailable(error) is not None
 
 
 def _owner(mesh_owner: str | None) -> dict[str, str]:
@@ -46,6 +119,20 @@ class AppMesh(LazyClient):
     def __init__(self, client: Any | None = None) -> None:
         super().__init__("appmesh", client)
 
+    def _request(self, operation: str, call: Callable[[Any], T]) -> T:
+        """``call(client)`` retried (throttling), with App Mesh's absence classified.
+
+        The client is built here, on first use: an SDK without ``appmesh`` fails only work
+        that calls App Mesh.
+        """
+        try:
+            return retry.call(operation, lambda: call(self.client), suspect=_suspect)
+        except Exception as e:
+            gone = unavailable(e)
+            if gone is not None:
+                raise gone from e
+            raise
+
     def service_names(self, mesh: str, owner: str | None) -> set[str]:
         """The names of the mesh's virtual services (one call per 100 of them).
 
@@ -57,9 +144,9 @@ class AppMesh(LazyClient):
         while True:
             more = {"nextToken": token} if token else {}
             try:
-                page = retry.call(
+                page = self._request(
                     "ListVirtualServices",
-                    lambda: self.client.list_virtual_services(
+                    lambda client: client.list_virtual_services(
                         meshName=mesh,
                         limit=LIST_LIMIT,
                         **more,  # noqa: B023 - called at once, within this iteration
@@ -121,11 +208,13 @@ class AppMesh(LazyClient):
     def _call(
         self, kind: _Kind, verb: str, mesh: str, owner: str | None, name: str, **extra: Any
     ) -> dict[str, Any]:
-        method = getattr(self.client, f"{verb.lower()}_{kind.snake}")
+        method = f"{verb.lower()}_{kind.snake}"
         return dict(
-            retry.call(
+            self._request(
                 f"{verb}{kind.shape}",
-                lambda: method(meshName=mesh, **{kind.name_key: name}, **extra, **_owner(owner)),
+                lambda client: getattr(client, method)(
+                    meshName=mesh, **{kind.name_key: name}, **extra, **_owner(owner)
+                ),
             )
         )
 
@@ -181,9 +270,9 @@ class AppMesh(LazyClient):
         try:
             while True:
                 more = {"nextToken": token} if token else {}
-                page = retry.call(
+                page = self._request(
                     "ListTagsForResource",
-                    lambda: self.client.list_tags_for_resource(resourceArn=arn, **more),  # noqa: B023
+                    lambda client: client.list_tags_for_resource(resourceArn=arn, **more),  # noqa: B023
                 )
                 tags.update({t["key"]: t["value"] for t in page.get("tags", [])})
                 token = page.get("nextToken")
@@ -196,9 +285,9 @@ class AppMesh(LazyClient):
 
     def tag(self, arn: str, tags: dict[str, str]) -> None:
         try:
-            retry.call(
+            self._request(
                 "TagResource",
-                lambda: self.client.tag_resource(resourceArn=arn, tags=_tag_list(tags)),
+                lambda client: client.tag_resource(resourceArn=arn, tags=_tag_list(tags)),
             )
         except ClientError as e:
             raise _fail(e, arn) from e
@@ -207,8 +296,8 @@ class AppMesh(LazyClient):
         if not keys:
             return
         try:
-            retry.call(
-                "UntagResource", lambda: self.client.untag_resource(resourceArn=arn, tagKeys=keys)
+            self._request(
+                "UntagResource", lambda client: client.untag_resource(resourceArn=arn, tagKeys=keys)
             )
         except ClientError as e:
             raise _fail(e, arn) from e

@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
 from meshed_crystal import retry
+from meshed_crystal.errors import ThrottledError
 
 from .clients import LazyClient
 
 logger = logging.getLogger(__name__)
 
 
+class StackAnswer(NamedTuple):
+    """What CloudFormation said about the stack's resource.
+
+    ``known`` is False when it could not say (denied, throttled, failing): a Delete must then
+    decide from what the resources' own state shows, and never fail open (DESIGN §5.4).
+    """
+
+    known: bool
+    physical_id: str | None = None
+
+
 class CloudFormation(LazyClient):
     def __init__(self, client: Any | None = None) -> None:
         super().__init__("cloudformation", client)
 
-    def current_physical_id(self, stack_id: str, logical_id: str) -> str | None:
-        """None when the stack or the resource is gone, or CloudFormation cannot tell.
-
-        A Delete uses this only to hand shared names back to the id the stack holds after a
-        rollback; when CloudFormation cannot answer, deleting what this id created is right.
-        """
+    def current_physical_id(self, stack_id: str, logical_id: str) -> StackAnswer:
+        """The id the stack holds now; known and None when the stack or resource is gone."""
         try:
             response = retry.call(
                 "DescribeStackResource",
@@ -32,7 +40,16 @@ class CloudFormation(LazyClient):
                 ),
             )
         except ClientError as e:
-            logger.info("stack resource not readable", extra={"code": retry.error_code(e)})
-            return None
+            code = retry.error_code(e)
+            message = str(e.response.get("Error", {}).get("Message", ""))
+            # CloudFormation's answer for a stack or resource that does not exist (any more).
+            if code == "ValidationError" and "does not exist" in message:
+                logger.info("stack resource does not exist", extra={"code": code})
+                return StackAnswer(known=True)
+            logger.warning("stack resource not readable", extra={"code": code})
+            return StackAnswer(known=False)
+        except ThrottledError:
+            logger.warning("stack resource not readable", extra={"code": "throttled"})
+            return StackAnswer(known=False)
         detail = response.get("StackResourceDetail") or {}
-        return detail.get("PhysicalResourceId") or None
+        return StackAnswer(known=True, physical_id=detail.get("PhysicalResourceId") or None)

@@ -58,3 +58,30 @@ class Ecs(LazyClient):
             if retry.error_code(e) in ("ClientException", "InvalidParameterException"):
                 return
             raise AwsError(f"ECS {retry.error_code(e)} deregistering {arn}: {message}") from e
+
+    def active(self, family: str) -> set[str]:
+        """The ARNs of the ACTIVE revisions of ``family`` (exactly that family)."""
+        arns: set[str] = set()
+        token: str | None = None
+        while True:
+            more = {"nextToken": token} if token else {}
+            try:
+                page = retry.call(
+                    "ListTaskDefinitions",
+                    lambda: self.client.list_task_definitions(
+                        familyPrefix=family, status="ACTIVE", **more  # noqa: B023
+                    ),
+                )
+            except ClientError as e:
+                message = e.response.get("Error", {}).get("Message", "")
+                raise AwsError(
+                    f"ECS {retry.error_code(e)} listing family {family}: {message}"
+                ) from e
+            arns.update(
+                str(a)
+                for a in page.get("taskDefinitionArns", [])
+                if str(a).split("/")[-1].rpartition(":")[0] == family
+            )
+            token = page.get("nextToken")
+            if not token:
+                return arns
