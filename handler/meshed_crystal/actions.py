@@ -25,7 +25,6 @@ from .identity import (
     PREFIX,
     TAG_ENVOY_IMAGE,
     TAG_HANDED_FROM,
-    TAG_SERVICE,
     Owner,
     PhysicalId,
     Revision,
@@ -33,6 +32,8 @@ from .identity import (
     mesh_arn,
     parse_revisions,
     revision_tags,
+    served_services,
+    serving_tags,
 )
 from .properties import Properties, parse_properties, user_properties
 from .shapes import pruned
@@ -419,7 +420,7 @@ class Provider:
         try:
             revision, revisions = self._revision(request, plan, node_tags, undo)
             if node is None:
-                tags = self._node_tags(plan, owner, revisions)
+                tags = self._node_tags(plan, owner, revisions, None)
                 created = self.appmesh.create_node(
                     mesh, mesh_owner, pid.node_name, plan.node_spec, tags
                 )
@@ -442,7 +443,7 @@ class Provider:
                         request, revision, parse_revisions(node_tags or {})
                     )
             if node is not None:
-                tags = self._node_tags(plan, owner, revisions)
+                tags = self._node_tags(plan, owner, revisions, node_tags)
                 if pruned(node.get("spec")) != pruned(plan.node_spec):
                     self.appmesh.update_node(mesh, mesh_owner, pid.node_name, plan.node_spec)
                 self._retag(plan.node_arn, node_tags or {}, tags)
@@ -484,13 +485,15 @@ class Provider:
         return Result(str(pid), self._data(request, plan, revision))
 
     @staticmethod
-    def _node_tags(plan: Plan, owner: Owner, revisions: list[Revision]) -> dict[str, str]:
+    def _node_tags(
+        plan: Plan, owner: Owner, revisions: list[Revision], current: dict[str, str] | None
+    ) -> dict[str, str]:
         return {
             **plan.user_tags,
             **owner.tags(),
             **revision_tags(revisions),
             TAG_ENVOY_IMAGE: plan.envoy_image,
-            TAG_SERVICE: plan.id.service_name,
+            **serving_tags(plan.id.service_name, current),
         }
 
     def _adopt_revisions(
@@ -679,8 +682,7 @@ class Provider:
             node_kept = held is not None and held.node_name == me.node_name
         else:
             self._delete_service_unless_held(request, me)
-            # The node serves another id's service: that id holds it since a replacement.
-            node_kept = node_tags.get(TAG_SERVICE, me.service_name) != me.service_name
+            node_kept = self._node_serves_another_id(request, me, node_tags)
         if node_kept:
             return True, set()
         self.appmesh.delete_node(mesh, mesh_owner, me.node_name)
@@ -715,6 +717,26 @@ class Provider:
                 )
                 return
         self.appmesh.delete_service(mesh, mesh_owner, me.service_name)
+
+    def _node_serves_another_id(
+        self, request: Request, me: PhysicalId, node_tags: dict[str, str]
+    ) -> bool:
+        """Whether a service of another id of this resource (it shares the node since a
+        replacement that kept the node's name) still has this node as its provider."""
+        for name in served_services(node_tags):
+            if name == me.service_name:
+                continue
+            service, tags = self._with_tags(
+                self.appmesh.describe_service, me.mesh_name, me.mesh_owner, name
+            )
+            if (
+                service is not None
+                and request.owner.owns(tags or {})
+                and mesh_spec.provider_node(service.get("spec") or {}) == me.node_name
+            ):
+                logger.info("the node serves another id's virtual service; kept")
+                return True
+        return False
 
     @staticmethod
     def _left_in_appmesh(me: PhysicalId, gone: AppMeshUnavailableError) -> None:

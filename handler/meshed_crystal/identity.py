@@ -27,8 +27,9 @@ TAG_ENVOY_IMAGE = f"{PREFIX}:envoy-image"
 # On each registered revision (with the owner's tags): what holds it, so a Delete finds this
 # id's revisions from ECS alone when App Mesh cannot be read (DESIGN §9).
 TAG_HOLDER = f"{PREFIX}:held-by"
-# On the node: the virtual service of the id that last wrote it. On a virtual service handed
-# over from another node: that node. When CloudFormation cannot say which id the stack holds,
+# On the node: the virtual services of the ids that wrote it, latest first (after a replacement
+# that kept the node, the old id's service too). On a virtual service handed over from another
+# node: that node. When CloudFormation cannot say which id the stack holds,
 # a Delete keeps what these show another id of the same resource uses (DESIGN §5.4).
 TAG_SERVICE = f"{PREFIX}:service"
 TAG_HANDED_FROM = f"{PREFIX}:handed-from"
@@ -136,3 +137,22 @@ def revision_tags(revisions: list[Revision]) -> dict[str, str]:
             break
         value = candidate
     return {TAG_REVISIONS: value}
+
+
+def served_services(tags: dict[str, str]) -> list[str]:
+    """The virtual services a node's tags say it serves, latest first."""
+    return tags.get(TAG_SERVICE, "").split()
+
+
+def serving_tags(service: str, before: dict[str, str] | None) -> dict[str, str]:
+    """TAG_SERVICE for a node that now serves ``service``; those it served before follow as
+    they fit (a Delete that CloudFormation cannot inform checks them)."""
+    value = service
+    for earlier in served_services(before or {}):
+        candidate = f"{value} {earlier}"
+        if earlier == service:
+            continue
+        if len(candidate) > MAX_TAG_VALUE:
+            break
+        value = candidate
+    return {TAG_SERVICE: value}

@@ -78,15 +78,36 @@ def expected(*triples: tuple[str, str, str]) -> dict[str, tuple[list[str], dict[
     return state
 
 
+# How CloudFormation answers the Delete's DescribeStackResource (DESIGN §5.4): the hand-over
+# must hold also when it cannot say which id the stack holds (a permissions boundary or SCP that
+# denies the call, a failing call; the local run's emulated CloudFormation did not know stacks).
+STACK_ANSWERS = {
+    "answered": None,
+    "denied": (
+        "AccessDenied",
+        "User: arn:aws:sts::123456789012:assumed-role/fn/x is not authorized to perform: "
+        "cloudformation:DescribeStackResource with an explicit deny in a permissions boundary",
+    ),
+    "failing": ("InternalFailure", "An internal error occurred"),
+}
+
+
+def stack_answers(faults: Faults, answer: str) -> None:
+    fault = STACK_ANSWERS[answer]
+    if fault is not None:
+        faults.fail("cloudformation", "DescribeStackResource", *fault, times=10)
+
+
 @pytest.fixture
 def other_mesh(platform: Platform) -> str:
     boto3.client("appmesh").create_mesh(meshName=OTHER_MESH)
     return OTHER_MESH
 
 
+@pytest.mark.parametrize("answer", list(STACK_ANSWERS))
 @pytest.mark.parametrize("kind", list(KINDS), ids=list(KINDS))
 def test_replacement_then_cleanup_delete_of_the_old_id(
-    cfn: CloudFormation, platform: Platform, other_mesh: str, faults: Faults, kind: str
+    cfn: CloudFormation, platform: Platform, other_mesh: str, faults: Faults, kind: str, answer: str
 ) -> None:
     k = KINDS[kind]
     # Given a resource, replaced by a stack update
@@ -97,7 +118,12 @@ def test_replacement_then_cleanup_delete_of_the_old_id(
     # The Update itself removed nothing of the old id: both stand, the shared name handed over
     assert set(meshes_state()[k.old[0]][0]) >= {k.old[1]}
     # When the stack update succeeded and CloudFormation deletes the old id
+    stack_answers(faults, answer)
     ok(cfn.delete(LOGICAL, physical_id=created["PhysicalResourceId"]))
+    if answer != "answered":
+        assert ("cloudformation", "DescribeStackResource", STACK_ANSWERS[answer][0]) in (
+            faults.injected
+        )
     # Then exactly the new id's node and service stand, the service pointing at the new node
     assert meshes_state() == expected(k.new)
     # And the Delete asked CloudFormation which id the stack holds
@@ -112,9 +138,10 @@ def test_replacement_then_cleanup_delete_of_the_old_id(
     assert meshes_state() == expected()
 
 
+@pytest.mark.parametrize("answer", list(STACK_ANSWERS))
 @pytest.mark.parametrize("kind", list(KINDS), ids=list(KINDS))
 def test_replacement_then_failed_stack_update_deletes_the_new_id(
-    cfn: CloudFormation, platform: Platform, other_mesh: str, kind: str
+    cfn: CloudFormation, platform: Platform, other_mesh: str, faults: Faults, kind: str, answer: str
 ) -> None:
     k = KINDS[kind]
     old_props = workshop(platform)
@@ -125,6 +152,7 @@ def test_replacement_then_failed_stack_update_deletes_the_new_id(
     # When the stack update fails later: CloudFormation holds the old id again, and deletes the
     # new one
     cfn.revert_to(LOGICAL, created["PhysicalResourceId"], old_props)
+    stack_answers(faults, answer)
     ok(cfn.delete(LOGICAL, physical_id=replaced["PhysicalResourceId"]))
     # Then the old id's node and service stand as before, the service on the old node
     assert meshes_state() == expected(k.old)
