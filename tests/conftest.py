@@ -15,7 +15,7 @@ from meshed_crystal import app
 from meshed_crystal.actions import Provider
 from moto import mock_aws
 
-from tests.support import moto_appmesh, moto_cloudformation
+from tests.support import moto_appmesh, moto_cloudformation, moto_service_connect
 from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
 from tests.support.faults import Faults, injected
 from tests.support.platform import Platform, build_workshop_platform
@@ -51,8 +51,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def platform(aws_env: None) -> Iterator[Platform]:
-    """moto in-process with App Mesh extended, holding the workshop's platform."""
+    """moto in-process with App Mesh and ECS Service Connect extended, holding the platform."""
     moto_appmesh.install()
+    moto_service_connect.install()
     with mock_aws():
         session = boto3.Session(botocore_session=_BOTOCORE, region_name=REGION)
         yield build_workshop_platform(session)
