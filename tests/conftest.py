@@ -15,7 +15,9 @@ from meshed_crystal import app
 from meshed_crystal.actions import Provider
 from moto import mock_aws
 
-from tests.support import moto_appmesh, moto_cloudformation
+from tests.support import moto_appmesh, moto_cloudformation, moto_service_connect
+from tests.support.appmesh_gone import AppMeshGone
+from tests.support.appmesh_gone import appmesh_gone as appmesh_gone_context
 from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
 from tests.support.faults import Faults, injected
 from tests.support.platform import Platform, build_workshop_platform
@@ -51,8 +53,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def platform(aws_env: None) -> Iterator[Platform]:
-    """moto in-process with App Mesh extended, holding the workshop's platform."""
+    """moto in-process with App Mesh and ECS Service Connect extended, holding the platform."""
     moto_appmesh.install()
+    moto_service_connect.install()
     with mock_aws():
         session = boto3.Session(botocore_session=_BOTOCORE, region_name=REGION)
         yield build_workshop_platform(session)
@@ -82,6 +85,21 @@ def faults(platform: Platform) -> Iterator[Faults]:
     """Service errors and delays raised by the emulator; every call it answers is recorded."""
     with injected() as armed:
         yield armed
+
+
+@pytest.fixture
+def appmesh_gone(platform: Platform) -> Iterator[AppMeshGone]:
+    """Switches that make App Mesh gone (DESIGN §9), all off at first and after the test.
+
+    App Mesh clients built during the test reach the emulator through a local endpoint
+    (``AWS_ENDPOINT_URL_APP_MESH``); ``refuse_connections()``, ``answer_status(...)``,
+    ``access_denied()`` and ``off()`` act on clients already built too. ``no_sdk_service()``
+    acts only on clients built afterwards: a test turns it on before the Provider under test
+    builds its ``appmesh`` client (the ``cfn`` fixture's Provider builds none before a request).
+    See tests/support/appmesh_gone.py.
+    """
+    with appmesh_gone_context() as gone:
+        yield gone
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""A local AWS emulator: moto in server mode, with the extended App Mesh installed.
+"""A local AWS emulator: moto in server mode, with the extended App Mesh and Service Connect.
 
 ``start_server()`` is for tests (an ephemeral port by default);
 ``python -m tests.support.emulator --port N`` runs one in the foreground until
@@ -16,6 +16,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
+from tests.support import moto_service_connect
 from tests.support.moto_appmesh import install
 
 HOST = "127.0.0.1"
@@ -52,6 +53,7 @@ def start_server(port: int = 0) -> Emulator:
     """Start moto's server on 127.0.0.1:``port`` (0 = any free port) with App Mesh extended."""
     # Before the server starts: its per-service apps are built from the backends' url_paths.
     install()
+    moto_service_connect.install()
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()
