@@ -151,7 +151,9 @@ def _envoy_container(
         "name": ENVOY,
         "image": envoy.image or default_image,
         "essential": True,
-        "user": "1337",
+        # Envoy's own egress is what IgnoredUID exempts from the proxy's iptables rules: under
+        # any other user it is redirected back into Envoy itself.
+        "user": str(props.proxy.ignored_uid),
         "memoryReservation": envoy.memory_reservation,
         "ulimits": [{"name": "nofile", "softLimit": 15000, "hardLimit": 15000}],
         "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
@@ -202,7 +204,8 @@ def _xray_container(props: Properties) -> dict[str, Any]:
         "name": XRAY,
         "image": props.xray.image,
         "essential": True,
-        "user": "1337",
+        # As Envoy's: the daemon's calls to the X-Ray API bypass the proxy.
+        "user": str(props.proxy.ignored_uid),
         "memoryReservation": props.xray.memory_reservation,
         "portMappings": [{"containerPort": 2000, "protocol": "udp"}],
     }

@@ -309,6 +309,7 @@ def test_every_optional_property_reaches_aws(cfn: CloudFormation, platform: Plat
     }
     envoy = envoy_of(proxied)
     assert envoy["image"] == "example.com/envoy:v1.29.9.9-prod"
+    assert envoy["user"] == "1338"  # Proxy.IgnoredUID
     assert envoy["cpu"] == 64
     assert envoy["memoryReservation"] == 256
     assert env(envoy) == {
@@ -326,7 +327,7 @@ def test_every_optional_property_reaches_aws(cfn: CloudFormation, platform: Plat
     assert envoy["dependsOn"] == [{"containerName": "xray", "condition": "START"}]
     xray = next(c for c in proxied["containerDefinitions"] if c["name"] == "xray")
     assert xray["image"] == "amazon/aws-xray-daemon"
-    assert xray["user"] == "1337"
+    assert xray["user"] == "1338"
     assert xray["memoryReservation"] == 64
     assert xray["essential"] is True
 

@@ -1,0 +1,86 @@
+"""DESIGN §3: the proxied task definition derived from the application's (meshed_crystal.taskdef)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from meshed_crystal import taskdef
+from meshed_crystal.properties import parse_properties
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+MESH_ARN = f"arn:aws:appmesh:{REGION}:{ACCOUNT}:mesh/ecs-mesh"
+NODE_ARN = f"{MESH_ARN}/virtualNode/ecsdemo-crystal"
+ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
+
+WORKSHOP = {
+    "MeshName": "ecs-mesh",
+    "CloudMapServiceArn": f"arn:aws:servicediscovery:{REGION}:{ACCOUNT}:service/srv-abc123",
+    "TaskDefinition": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/ecsdemo-crystal:3",
+}
+
+BASE: dict[str, Any] = {
+    "family": "ecsdemo-crystal",
+    "networkMode": "awsvpc",
+    "requiresCompatibilities": ["FARGATE"],
+    "cpu": "256",
+    "memory": "512",
+    "taskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/ecsdemo-crystal-TaskRole",
+    "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/ecsdemo-crystal-ExecutionRole",
+    "containerDefinitions": [
+        {
+            "name": "crystal",
+            "image": "public.ecr.aws/aws-containers/ecsdemo-crystal",
+            "essential": True,
+            "portMappings": [{"containerPort": 3000, "protocol": "tcp"}],
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": "ecsdemo-crystal",
+                    "awslogs-region": REGION,
+                    "awslogs-stream-prefix": "ecsdemo-crystal",
+                },
+            },
+        }
+    ],
+}
+
+
+def derive(base: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
+    raw = {**WORKSHOP, **changes}
+    return taskdef.derive(
+        copy.deepcopy(BASE if base is None else base),
+        parse_properties(raw),
+        family="ecsdemo-crystal-mesh",
+        node_arn=NODE_ARN,
+        region=REGION,
+        default_image=ENVOY_IMAGE,
+        tags=[],
+    )
+
+
+def container(request: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(c for c in request["containerDefinitions"] if c["name"] == name)
+    return found
+
+
+def env(request: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container(request, "envoy")["environment"]}
+
+
+# -- Proxy.IgnoredUID: Envoy's own traffic is what the proxy rules ignore ---------------------
+
+
+def test_envoy_and_xray_run_as_the_ignored_uid() -> None:
+    request = derive(Proxy={"IgnoredUID": "1338"}, XRay="true")
+    proxy = {p["name"]: p["value"] for p in request["proxyConfiguration"]["properties"]}
+    assert proxy["IgnoredUID"] == "1338"
+    assert container(request, "envoy")["user"] == "1338"
+    assert container(request, "xray")["user"] == "1338"
+
+
+def test_envoy_and_xray_run_as_1337_by_default() -> None:
+    request = derive(XRay="true")
+    assert container(request, "envoy")["user"] == "1337"
+    assert container(request, "xray")["user"] == "1337"
