@@ -53,7 +53,10 @@ PROPERTY_NAMES = [
 ]
 
 PROTOCOLS = ("http", "http2", "grpc", "tcp")
-ENVOY_LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "critical", "off")
+# What ENVOY_LOG_LEVEL takes. AWS's "Envoy configuration variables" reference spells the warning
+# level `warn`; Envoy's own `--log-level` takes `warning` too, which is sent as `warn`.
+ENVOY_LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "off")
+_ENVOY_LOG_LEVEL_SENT = {"warning": "warn"}
 # Tag keys this resource writes itself to recognise what it created (see ``ownership``).
 RESERVED_TAG_PREFIX = "meshed-crystal:"
 # Envoy variables the resource sets from other properties: overriding them would be ambiguous.
@@ -515,8 +518,8 @@ def _envoy(value: Any, path: str) -> EnvoySettings:
         image=None
         if item.get("Image") is None
         else as_str(item["Image"], join(path, "Image"), max_len=256),
-        log_level=as_enum(
-            item.get("LogLevel", defaults.log_level), join(path, "LogLevel"), ENVOY_LOG_LEVELS
+        log_level=_envoy_log_level(
+            item.get("LogLevel", defaults.log_level), join(path, "LogLevel")
         ),
         cpu=None
         if item.get("Cpu") is None
@@ -536,6 +539,11 @@ def _envoy(value: Any, path: str) -> EnvoySettings:
         ),
         environment=tuple(sorted(environment.items())),
     )
+
+
+def _envoy_log_level(value: Any, path: str) -> str:
+    level = as_enum(value, path, ENVOY_LOG_LEVELS)
+    return _ENVOY_LOG_LEVEL_SENT.get(level, level)
 
 
 def _xray(value: Any) -> XRaySettings:

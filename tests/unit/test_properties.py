@@ -248,7 +248,7 @@ def test_xray_off(value: Any) -> None:
         (
             {"Envoy": {"LogLevel": "verbose"}},
             "Envoy.LogLevel: 'verbose' is not one of "
-            "trace, debug, info, warning, error, critical, off",
+            "trace, debug, info, warn, warning, error, critical, off",
         ),
         ({"Envoy": {"MemoryReservation": "2"}}, "Envoy.MemoryReservation: '2' is not MiB (>= 6)"),
         ({"Envoy": {"StatsTags": "maybe"}}, "Envoy.StatsTags: 'maybe' is not a boolean"),
@@ -276,6 +276,25 @@ def test_rules(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(PropertyError) as caught:
         parse_properties(props(**changes))
     assert str(caught.value).startswith(message), str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("trace", "trace"),
+        ("debug", "debug"),
+        ("info", "info"),
+        # AWS's Envoy variable reference spells it warn; Envoy's own -l takes warning too.
+        ("warn", "warn"),
+        ("warning", "warn"),
+        ("WARN", "warn"),
+        ("error", "error"),
+        ("critical", "critical"),
+        ("off", "off"),
+    ],
+)
+def test_envoy_log_levels_are_the_ones_envoy_log_level_takes(given: str, sent: str) -> None:
+    assert parse_properties(props(Envoy={"LogLevel": given})).envoy.log_level == sent
 
 
 def test_cloudformation_own_keys_are_ignored() -> None:

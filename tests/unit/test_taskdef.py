@@ -1,4 +1,4 @@
-"""DESIGN §3: the proxied task definition derived from the application's (meshed_crystal.taskdef)."""
+"""DESIGN §3: the proxied task definition, derived from the application's (taskdef.derive)."""
 
 from __future__ import annotations
 
@@ -84,3 +84,12 @@ def test_envoy_and_xray_run_as_1337_by_default() -> None:
     request = derive(XRay="true")
     assert container(request, "envoy")["user"] == "1337"
     assert container(request, "xray")["user"] == "1337"
+
+
+# -- Envoy.LogLevel: the spelling AWS's Envoy configuration variables document ---------------
+
+
+def test_envoy_log_level_warning_is_sent_as_warn() -> None:
+    assert env(derive(Envoy={"LogLevel": "warning"}))["ENVOY_LOG_LEVEL"] == "warn"
+    assert env(derive(Envoy={"LogLevel": "warn"}))["ENVOY_LOG_LEVEL"] == "warn"
+    assert env(derive())["ENVOY_LOG_LEVEL"] == "info"
