@@ -157,11 +157,13 @@ def _envoy_container(
         "memoryReservation": envoy.memory_reservation,
         "ulimits": [{"name": "nofile", "softLimit": 15000, "hardLimit": 15000}],
         "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        # AWS's documented timing; the workshop's timeout (10) exceeded its interval (5).
         "healthCheck": {
             "command": ["CMD-SHELL", ENVOY_HEALTH_COMMAND],
             "interval": 5,
-            "timeout": 10,
-            "retries": 10,
+            "timeout": 2,
+            "retries": 3,
+            "startPeriod": 10,
         },
     }
     if envoy.cpu is not None:

@@ -134,8 +134,9 @@ def test_proxied_task_definition_is_exactly_design_section_3(
             "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE",
         ],
         "interval": 5,
-        "timeout": 10,
-        "retries": 10,
+        "timeout": 2,
+        "retries": 3,
+        "startPeriod": 10,
     }
     assert envoy["logConfiguration"] == {
         "logDriver": "awslogs",

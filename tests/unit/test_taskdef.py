@@ -93,3 +93,19 @@ def test_envoy_log_level_warning_is_sent_as_warn() -> None:
     assert env(derive(Envoy={"LogLevel": "warning"}))["ENVOY_LOG_LEVEL"] == "warn"
     assert env(derive(Envoy={"LogLevel": "warn"}))["ENVOY_LOG_LEVEL"] == "warn"
     assert env(derive())["ENVOY_LOG_LEVEL"] == "info"
+
+
+# -- Envoy's health check: AWS's documented timing ------------------------------------------
+
+
+def test_envoy_health_check_uses_aws_documented_timing() -> None:
+    assert container(derive(), "envoy")["healthCheck"] == {
+        "command": [
+            "CMD-SHELL",
+            "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE",
+        ],
+        "interval": 5,
+        "timeout": 2,
+        "retries": 3,
+        "startPeriod": 10,
+    }
