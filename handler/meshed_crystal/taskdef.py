@@ -230,12 +230,11 @@ def derive(
     request["family"] = family
     request["proxyConfiguration"] = _proxy_configuration(props, listener_ports(base, props))
     containers: list[dict[str, Any]] = []
+    # Every application container, not only the proxied one: with the proxy's iptables rules
+    # no container of the task has network before Envoy is up. Their own dependencies are kept.
     for container in request.get("containerDefinitions") or []:
-        if container.get("name") == app.get("name"):
-            depends = [
-                d for d in container.get("dependsOn") or [] if d.get("containerName") != ENVOY
-            ]
-            container["dependsOn"] = [*depends, {"containerName": ENVOY, "condition": "HEALTHY"}]
+        depends = [d for d in container.get("dependsOn") or [] if d.get("containerName") != ENVOY]
+        container["dependsOn"] = [*depends, {"containerName": ENVOY, "condition": "HEALTHY"}]
         containers.append(container)
     containers.append(_envoy_container(props, app, node_arn, region, default_image))
     if props.xray.enabled:

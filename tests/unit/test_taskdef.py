@@ -109,3 +109,29 @@ def test_envoy_health_check_uses_aws_documented_timing() -> None:
         "retries": 3,
         "startPeriod": 10,
     }
+
+
+# -- dependsOn: with the proxy's iptables rules no container has network before Envoy is up ---
+
+
+def test_every_application_container_depends_on_envoy_healthy() -> None:
+    base = copy.deepcopy(BASE)
+    base["containerDefinitions"] += [
+        {"name": "worker", "image": "worker", "essential": True},
+        {
+            "name": "migrate",
+            "image": "migrate",
+            "essential": False,
+            "dependsOn": [{"containerName": "worker", "condition": "START"}],
+        },
+    ]
+    request = derive(base)
+    healthy = {"containerName": "envoy", "condition": "HEALTHY"}
+    assert container(request, "crystal")["dependsOn"] == [healthy]
+    assert container(request, "worker")["dependsOn"] == [healthy]
+    # A dependency the application already had is kept.
+    assert container(request, "migrate")["dependsOn"] == [
+        {"containerName": "worker", "condition": "START"},
+        healthy,
+    ]
+    assert "dependsOn" not in container(request, "envoy")
