@@ -185,20 +185,23 @@ def _envoy_log_configuration(
     ECS's default (no log driver) rather than failing the task at start.
     """
     app_log = app.get("logConfiguration") or {}
+    app_awslogs = app_log.get("logDriver") == "awslogs"
     app_options: Mapping[str, str] = app_log.get("options") or {}
     group = props.envoy.log_group_name
-    if group is None and app_log.get("logDriver") == "awslogs":
+    if group is None and app_awslogs:
         group = app_options.get("awslogs-group")
     if group is None:
         return None
-    return {
-        "logDriver": "awslogs",
-        "options": {
-            "awslogs-group": group,
-            "awslogs-region": app_options.get("awslogs-region", region),
-            "awslogs-stream-prefix": props.envoy.log_stream_prefix,
-        },
+    options = {
+        "awslogs-group": group,
+        "awslogs-region": app_options.get("awslogs-region", region),
+        "awslogs-stream-prefix": props.envoy.log_stream_prefix,
     }
+    # The app's own option says the group may not exist yet (and that the execution role may
+    # create it): without it, the sidecar fails to start where the app would not.
+    if app_awslogs and app_options.get("awslogs-create-group") is not None:
+        options["awslogs-create-group"] = app_options["awslogs-create-group"]
+    return {"logDriver": "awslogs", "options": options}
 
 
 def _xray_container(props: Properties) -> dict[str, Any]:

@@ -135,3 +135,30 @@ def test_every_application_container_depends_on_envoy_healthy() -> None:
         healthy,
     ]
     assert "dependsOn" not in container(request, "envoy")
+
+
+# -- Envoy's awslogs options follow the app container's ---------------------------------------
+
+
+def with_app_log_options(**options: str) -> dict[str, Any]:
+    base = copy.deepcopy(BASE)
+    base["containerDefinitions"][0]["logConfiguration"]["options"].update(options)
+    return base
+
+
+def test_envoy_logs_carry_awslogs_create_group_when_the_app_has_it() -> None:
+    request = derive(with_app_log_options(**{"awslogs-create-group": "true"}))
+    assert container(request, "envoy")["logConfiguration"] == {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": "ecsdemo-crystal",
+            "awslogs-region": REGION,
+            "awslogs-stream-prefix": "/mesh-envoy-container",
+            "awslogs-create-group": "true",
+        },
+    }
+
+
+def test_envoy_logs_have_no_awslogs_create_group_when_the_app_has_none() -> None:
+    options = container(derive(), "envoy")["logConfiguration"]["options"]
+    assert "awslogs-create-group" not in options
