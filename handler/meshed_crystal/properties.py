@@ -131,9 +131,15 @@ class EnvoySettings(NamedTuple):
     environment: tuple[tuple[str, str], ...] = ()
 
 
+# The X-Ray daemon from ECR Public (Docker Hub rate-limits anonymous pulls), pinned: the latest
+# 3.x release (aws/aws-xray-daemon CHANGELOG.md and tag v3.6.6; its release workflow pushes
+# public.ecr.aws/xray/aws-xray-daemon:<version>).
+XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.6.6"
+
+
 class XRaySettings(NamedTuple):
     enabled: bool = False
-    image: str = "amazon/aws-xray-daemon"
+    image: str = XRAY_IMAGE
     memory_reservation: int = 256
 
 

@@ -17,6 +17,8 @@ from .properties import Properties
 ENVOY = "envoy"
 XRAY = "xray"
 MAX_CONTAINERS = 10
+# The workshop's stream prefix for the daemon, beside Envoy's /mesh-envoy-container.
+XRAY_LOG_STREAM_PREFIX = "/xray-container"
 ENVOY_HEALTH_COMMAND = "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE"
 
 
@@ -168,7 +170,7 @@ def _envoy_container(
     }
     if envoy.cpu is not None:
         container["cpu"] = envoy.cpu
-    log = _envoy_log_configuration(props, app, region)
+    log = _sidecar_log_configuration(props, app, region, props.envoy.log_stream_prefix)
     if log is not None:
         container["logConfiguration"] = log
     if props.xray.enabled:
@@ -176,13 +178,13 @@ def _envoy_container(
     return container
 
 
-def _envoy_log_configuration(
-    props: Properties, app: Mapping[str, Any], region: str
+def _sidecar_log_configuration(
+    props: Properties, app: Mapping[str, Any], region: str, stream_prefix: str
 ) -> dict[str, Any] | None:
-    """awslogs into the app container's log group (or Envoy.LogGroupName).
+    """awslogs into the app container's log group (or Envoy.LogGroupName), for Envoy and X-Ray.
 
-    Without either there is no log group the resource may assume exists, so Envoy then keeps
-    ECS's default (no log driver) rather than failing the task at start.
+    Without either there is no log group the resource may assume exists, so the sidecars then
+    keep ECS's default (no log driver) rather than failing the task at start.
     """
     app_log = app.get("logConfiguration") or {}
     app_awslogs = app_log.get("logDriver") == "awslogs"
@@ -195,7 +197,7 @@ def _envoy_log_configuration(
     options = {
         "awslogs-group": group,
         "awslogs-region": app_options.get("awslogs-region", region),
-        "awslogs-stream-prefix": props.envoy.log_stream_prefix,
+        "awslogs-stream-prefix": stream_prefix,
     }
     # The app's own option says the group may not exist yet (and that the execution role may
     # create it): without it, the sidecar fails to start where the app would not.
@@ -204,8 +206,8 @@ def _envoy_log_configuration(
     return {"logDriver": "awslogs", "options": options}
 
 
-def _xray_container(props: Properties) -> dict[str, Any]:
-    return {
+def _xray_container(props: Properties, app: Mapping[str, Any], region: str) -> dict[str, Any]:
+    container: dict[str, Any] = {
         "name": XRAY,
         "image": props.xray.image,
         "essential": True,
@@ -214,6 +216,10 @@ def _xray_container(props: Properties) -> dict[str, Any]:
         "memoryReservation": props.xray.memory_reservation,
         "portMappings": [{"containerPort": 2000, "protocol": "udp"}],
     }
+    log = _sidecar_log_configuration(props, app, region, XRAY_LOG_STREAM_PREFIX)
+    if log is not None:
+        container["logConfiguration"] = log
+    return container
 
 
 def derive(
@@ -241,7 +247,7 @@ def derive(
         containers.append(container)
     containers.append(_envoy_container(props, app, node_arn, region, default_image))
     if props.xray.enabled:
-        containers.append(_xray_container(props))
+        containers.append(_xray_container(props, app, region))
     request["containerDefinitions"] = containers
     if tags:
         request["tags"] = tags

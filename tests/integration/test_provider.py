@@ -327,10 +327,18 @@ def test_every_optional_property_reaches_aws(cfn: CloudFormation, platform: Plat
     }
     assert envoy["dependsOn"] == [{"containerName": "xray", "condition": "START"}]
     xray = next(c for c in proxied["containerDefinitions"] if c["name"] == "xray")
-    assert xray["image"] == "amazon/aws-xray-daemon"
+    assert xray["image"] == "public.ecr.aws/xray/aws-xray-daemon:3.6.6"
     assert xray["user"] == "1338"
     assert xray["memoryReservation"] == 64
     assert xray["essential"] is True
+    assert xray["logConfiguration"] == {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": "envoy-logs",
+            "awslogs-region": "us-east-1",
+            "awslogs-stream-prefix": "/xray-container",
+        },
+    }
 
 
 def test_app_ports_default_to_the_listener_ports(cfn: CloudFormation, platform: Platform) -> None:
@@ -365,7 +373,16 @@ def test_xray_true_adds_the_daemon_with_defaults(cfn: CloudFormation, platform: 
     names = [c["name"] for c in proxied["containerDefinitions"]]
     assert names == ["crystal", "envoy", "xray"]
     xray = proxied["containerDefinitions"][2]
-    assert (xray["image"], xray["memoryReservation"]) == ("amazon/aws-xray-daemon", 256)
+    assert (xray["image"], xray["memoryReservation"]) == (
+        "public.ecr.aws/xray/aws-xray-daemon:3.6.6",
+        256,
+    )
+    assert (xray["user"], xray["essential"]) == ("1337", True)
+    assert xray["logConfiguration"]["options"] == {
+        "awslogs-group": "ecsdemo-crystal",
+        "awslogs-region": "us-east-1",
+        "awslogs-stream-prefix": "/xray-container",
+    }
 
 
 def test_mesh_by_arn(cfn: CloudFormation, platform: Platform) -> None:

@@ -162,3 +162,53 @@ def test_envoy_logs_carry_awslogs_create_group_when_the_app_has_it() -> None:
 def test_envoy_logs_have_no_awslogs_create_group_when_the_app_has_none() -> None:
     options = container(derive(), "envoy")["logConfiguration"]["options"]
     assert "awslogs-create-group" not in options
+
+
+# -- The X-Ray daemon ---------------------------------------------------------------------------
+
+
+def test_xray_daemon_is_pinned_from_ecr_public_and_logs_beside_envoy() -> None:
+    request = derive(
+        with_app_log_options(**{"awslogs-create-group": "true"}),
+        XRay="true",
+        Proxy={"IgnoredUID": "1338"},
+    )
+    xray = container(request, "xray")
+    envoy_logs = container(request, "envoy")["logConfiguration"]
+    assert xray == {
+        "name": "xray",
+        "image": "public.ecr.aws/xray/aws-xray-daemon:3.6.6",
+        "essential": True,
+        "user": "1338",
+        "memoryReservation": 256,
+        "portMappings": [{"containerPort": 2000, "protocol": "udp"}],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                **envoy_logs["options"],
+                "awslogs-stream-prefix": "/xray-container",
+            },
+        },
+    }
+    assert envoy_logs["options"]["awslogs-stream-prefix"] == "/mesh-envoy-container"
+    assert container(request, "envoy")["dependsOn"] == [
+        {"containerName": "xray", "condition": "START"}
+    ]
+    assert env(request)["ENABLE_ENVOY_XRAY_TRACING"] == "1"
+
+
+def test_xray_daemon_logs_into_envoy_log_group_name() -> None:
+    request = derive(XRay={"Enabled": "true"}, Envoy={"LogGroupName": "mesh-logs"})
+    assert container(request, "xray")["logConfiguration"]["options"] == {
+        "awslogs-group": "mesh-logs",
+        "awslogs-region": REGION,
+        "awslogs-stream-prefix": "/xray-container",
+    }
+
+
+def test_without_a_log_group_neither_sidecar_has_a_log_driver() -> None:
+    base = copy.deepcopy(BASE)
+    del base["containerDefinitions"][0]["logConfiguration"]
+    request = derive(base, XRay="true")
+    assert "logConfiguration" not in container(request, "envoy")
+    assert "logConfiguration" not in container(request, "xray")
