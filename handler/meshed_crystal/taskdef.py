@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import PropertyError
-from .properties import Properties
+from .properties import Properties, check_mesh_region
 
 ENVOY = "envoy"
 XRAY = "xray"
@@ -233,6 +233,9 @@ def derive(
     tags: list[dict[str, str]],
 ) -> dict[str, Any]:
     """RegisterTaskDefinition keyword arguments of the proxied revision."""
+    # ``region`` is the function's, the one Envoy is given: a mesh of another region is refused
+    # here too, before any write, should the caller not have checked it already.
+    check_mesh_region(props, region)
     check_base(base, props)
     app = app_container(base, props)
     request = copy.deepcopy(dict(base))

@@ -586,6 +586,11 @@ def assert_nothing_created(platform: Platform) -> None:
             },
             "CloudMapServiceName: namespace 'service.local' has no service 'nothing'",
         ),
+        (
+            # ecs-mesh exists in the function's region too: it must not be taken for this one.
+            {"MeshName": None, "MeshArn": "arn:aws:appmesh:us-west-2:123456789012:mesh/ecs-mesh"},
+            "MeshArn: the mesh is in us-west-2, ",
+        ),
         ({"TaskDefinition": "no-such-family"}, "TaskDefinition: 'no-such-family' was not found"),
         (
             {"TaskDefinition": {**INLINE, "NetworkMode": "bridge"}},

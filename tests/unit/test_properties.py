@@ -12,6 +12,7 @@ from meshed_crystal.properties import (
     Listener,
     ProxySettings,
     XRaySettings,
+    check_mesh_region,
     parse_properties,
 )
 
@@ -307,3 +308,33 @@ def test_cloudformation_own_keys_are_ignored() -> None:
 def test_properties_must_be_an_object(raw: Any) -> None:
     with pytest.raises(PropertyError, match=r"ResourceProperties: .* is not an object"):
         parse_properties(raw)
+
+
+# -- MeshArn's region: App Mesh is called in the function's region -----------------------------
+
+WEST_MESH_ARN = "arn:aws:appmesh:us-west-2:210987654321:mesh/ecs-mesh"
+
+
+def test_mesh_arn_keeps_its_region() -> None:
+    parsed = parse_properties(props(MeshName=None, MeshArn=WEST_MESH_ARN))
+    assert (parsed.mesh_name, parsed.mesh_owner, parsed.mesh_region) == (
+        "ecs-mesh",
+        "210987654321",
+        "us-west-2",
+    )
+    assert parse_properties(WORKSHOP).mesh_region is None
+
+
+def test_a_mesh_arn_in_another_region_is_refused() -> None:
+    parsed = parse_properties(props(MeshName=None, MeshArn=WEST_MESH_ARN))
+    with pytest.raises(PropertyError) as caught:
+        check_mesh_region(parsed, "us-east-1")
+    assert caught.value.path == "MeshArn"
+    message = str(caught.value)
+    assert message.startswith("MeshArn: the mesh is in us-west-2, "), message
+    assert "us-east-1" in message
+
+
+def test_a_mesh_in_the_function_region_passes() -> None:
+    check_mesh_region(parse_properties(props(MeshName=None, MeshArn=WEST_MESH_ARN)), "us-west-2")
+    check_mesh_region(parse_properties(WORKSHOP), "eu-west-1")  # MeshName: the function's

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from meshed_crystal import taskdef
+from meshed_crystal.errors import PropertyError
 from meshed_crystal.properties import parse_properties
 
 REGION = "us-east-1"
@@ -212,3 +214,17 @@ def test_without_a_log_group_neither_sidecar_has_a_log_driver() -> None:
     request = derive(base, XRay="true")
     assert "logConfiguration" not in container(request, "envoy")
     assert "logConfiguration" not in container(request, "xray")
+
+
+# -- MeshArn's region is the REGION Envoy is given ---------------------------------------------
+
+
+def test_a_mesh_arn_in_another_region_is_refused() -> None:
+    west = "arn:aws:appmesh:us-west-2:123456789012:mesh/ecs-mesh"
+    with pytest.raises(PropertyError) as caught:
+        derive(MeshName=None, MeshArn=west)
+    assert caught.value.path == "MeshArn"
+    assert "us-west-2" in str(caught.value)
+    assert REGION in str(caught.value)
+    # In the function's region it is the same as MeshName.
+    assert derive(MeshName=None, MeshArn=MESH_ARN) == derive()
