@@ -53,7 +53,10 @@ PROPERTY_NAMES = [
 ]
 
 PROTOCOLS = ("http", "http2", "grpc", "tcp")
-ENVOY_LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "critical", "off")
+# What ENVOY_LOG_LEVEL takes. AWS's "Envoy configuration variables" reference spells the warning
+# level `warn`; Envoy's own `--log-level` takes `warning` too, which is sent as `warn`.
+ENVOY_LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "off")
+_ENVOY_LOG_LEVEL_SENT = {"warning": "warn"}
 # Tag keys this resource writes itself to recognise what it created (see ``ownership``).
 RESERVED_TAG_PREFIX = "meshed-crystal:"
 # Envoy variables the resource sets from other properties: overriding them would be ambiguous.
@@ -128,9 +131,15 @@ class EnvoySettings(NamedTuple):
     environment: tuple[tuple[str, str], ...] = ()
 
 
+# The X-Ray daemon from ECR Public (Docker Hub rate-limits anonymous pulls), pinned: the latest
+# 3.x release (aws/aws-xray-daemon CHANGELOG.md and tag v3.6.6; its release workflow pushes
+# public.ecr.aws/xray/aws-xray-daemon:<version>).
+XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.6.6"
+
+
 class XRaySettings(NamedTuple):
     enabled: bool = False
-    image: str = "amazon/aws-xray-daemon"
+    image: str = XRAY_IMAGE
     memory_reservation: int = 256
 
 
@@ -155,6 +164,7 @@ class Properties(NamedTuple):
     envoy: EnvoySettings = EnvoySettings()
     xray: XRaySettings = XRaySettings()
     tags: tuple[tuple[str, str], ...] = ()
+    mesh_region: str | None = None  # from MeshArn; must be the function's (check_mesh_region)
 
 
 def user_properties(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,7 +176,7 @@ def parse_properties(raw: Any) -> Properties:
     props = as_object(raw, "ResourceProperties")
     props = user_properties(props)
     check_keys(props, PROPERTY_NAMES, "")
-    mesh_name, mesh_owner = _mesh(props)
+    mesh_name, mesh_owner, mesh_region = _mesh(props)
     service_id, namespace_name, service_name = _cloud_map(props)
     return Properties(
         mesh_name=mesh_name,
@@ -187,7 +197,23 @@ def parse_properties(raw: Any) -> Properties:
         envoy=_optional(props, "Envoy", _envoy) or EnvoySettings(),
         xray=_xray(props.get("XRay")),
         tags=_tags(props.get("Tags")),
+        mesh_region=mesh_region,
     )
+
+
+def check_mesh_region(props: Properties, region: str) -> None:
+    """A MeshArn names a mesh in the function's region (DESIGN §2).
+
+    App Mesh is called in the function's region, so a mesh ARN of another region would be read
+    as the mesh of the same name in this one, and Envoy would be given the wrong REGION.
+    """
+    if props.mesh_region is not None and props.mesh_region != region:
+        fail(
+            "MeshArn",
+            f"the mesh is in {props.mesh_region}, but this provider's function runs in {region} "
+            f"and manages meshes of {region} only (deploy the provider in {props.mesh_region}, "
+            "or give a mesh of its region)",
+        )
 
 
 def _optional(props: Mapping[str, Any], key: str, reader: Any) -> Any:
@@ -218,10 +244,11 @@ def _exactly_one(props: Mapping[str, Any], first: str, second: str) -> None:
         )
 
 
-def _mesh(props: Mapping[str, Any]) -> tuple[str, str | None]:
+def _mesh(props: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    """The mesh's name, its owner and its region (the last two only from MeshArn)."""
     _exactly_one(props, "MeshName", "MeshArn")
     if props.get("MeshName") is not None:
-        return _name(props["MeshName"], "MeshName"), None
+        return _name(props["MeshName"], "MeshName"), None, None
     arn = as_str(props["MeshArn"], "MeshArn")
     match = _MESH_ARN.match(arn)
     if not match:
@@ -229,7 +256,7 @@ def _mesh(props: Mapping[str, Any]) -> tuple[str, str | None]:
             "MeshArn",
             f"'{arn}' is not an App Mesh mesh ARN (arn:aws:appmesh:<region>:<account>:mesh/<name>)",
         )
-    return _name(match["name"], "MeshArn"), match["account"]
+    return _name(match["name"], "MeshArn"), match["account"], match["region"]
 
 
 def _cloud_map(props: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
@@ -515,8 +542,8 @@ def _envoy(value: Any, path: str) -> EnvoySettings:
         image=None
         if item.get("Image") is None
         else as_str(item["Image"], join(path, "Image"), max_len=256),
-        log_level=as_enum(
-            item.get("LogLevel", defaults.log_level), join(path, "LogLevel"), ENVOY_LOG_LEVELS
+        log_level=_envoy_log_level(
+            item.get("LogLevel", defaults.log_level), join(path, "LogLevel")
         ),
         cpu=None
         if item.get("Cpu") is None
@@ -536,6 +563,11 @@ def _envoy(value: Any, path: str) -> EnvoySettings:
         ),
         environment=tuple(sorted(environment.items())),
     )
+
+
+def _envoy_log_level(value: Any, path: str) -> str:
+    level = as_enum(value, path, ENVOY_LOG_LEVELS)
+    return _ENVOY_LOG_LEVEL_SENT.get(level, level)
 
 
 def _xray(value: Any) -> XRaySettings:
@@ -577,4 +609,4 @@ def _tags(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(tags.items())
 
 
-__all__ = ["Properties", "PropertyError", "parse_properties"]
+__all__ = ["Properties", "PropertyError", "check_mesh_region", "parse_properties"]

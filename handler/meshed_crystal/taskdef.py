@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import PropertyError
-from .properties import Properties
+from .properties import Properties, check_mesh_region
 
 ENVOY = "envoy"
 XRAY = "xray"
 MAX_CONTAINERS = 10
+# The workshop's stream prefix for the daemon, beside Envoy's /mesh-envoy-container.
+XRAY_LOG_STREAM_PREFIX = "/xray-container"
 ENVOY_HEALTH_COMMAND = "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE"
 
 
@@ -151,20 +153,24 @@ def _envoy_container(
         "name": ENVOY,
         "image": envoy.image or default_image,
         "essential": True,
-        "user": "1337",
+        # Envoy's own egress is what IgnoredUID exempts from the proxy's iptables rules: under
+        # any other user it is redirected back into Envoy itself.
+        "user": str(props.proxy.ignored_uid),
         "memoryReservation": envoy.memory_reservation,
         "ulimits": [{"name": "nofile", "softLimit": 15000, "hardLimit": 15000}],
         "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        # AWS's documented timing; the workshop's timeout (10) exceeded its interval (5).
         "healthCheck": {
             "command": ["CMD-SHELL", ENVOY_HEALTH_COMMAND],
             "interval": 5,
-            "timeout": 10,
-            "retries": 10,
+            "timeout": 2,
+            "retries": 3,
+            "startPeriod": 10,
         },
     }
     if envoy.cpu is not None:
         container["cpu"] = envoy.cpu
-    log = _envoy_log_configuration(props, app, region)
+    log = _sidecar_log_configuration(props, app, region, props.envoy.log_stream_prefix)
     if log is not None:
         container["logConfiguration"] = log
     if props.xray.enabled:
@@ -172,40 +178,48 @@ def _envoy_container(
     return container
 
 
-def _envoy_log_configuration(
-    props: Properties, app: Mapping[str, Any], region: str
+def _sidecar_log_configuration(
+    props: Properties, app: Mapping[str, Any], region: str, stream_prefix: str
 ) -> dict[str, Any] | None:
-    """awslogs into the app container's log group (or Envoy.LogGroupName).
+    """awslogs into the app container's log group (or Envoy.LogGroupName), for Envoy and X-Ray.
 
-    Without either there is no log group the resource may assume exists, so Envoy then keeps
-    ECS's default (no log driver) rather than failing the task at start.
+    Without either there is no log group the resource may assume exists, so the sidecars then
+    keep ECS's default (no log driver) rather than failing the task at start.
     """
     app_log = app.get("logConfiguration") or {}
+    app_awslogs = app_log.get("logDriver") == "awslogs"
     app_options: Mapping[str, str] = app_log.get("options") or {}
     group = props.envoy.log_group_name
-    if group is None and app_log.get("logDriver") == "awslogs":
+    if group is None and app_awslogs:
         group = app_options.get("awslogs-group")
     if group is None:
         return None
-    return {
-        "logDriver": "awslogs",
-        "options": {
-            "awslogs-group": group,
-            "awslogs-region": app_options.get("awslogs-region", region),
-            "awslogs-stream-prefix": props.envoy.log_stream_prefix,
-        },
+    options = {
+        "awslogs-group": group,
+        "awslogs-region": app_options.get("awslogs-region", region),
+        "awslogs-stream-prefix": stream_prefix,
     }
+    # The app's own option says the group may not exist yet (and that the execution role may
+    # create it): without it, the sidecar fails to start where the app would not.
+    if app_awslogs and app_options.get("awslogs-create-group") is not None:
+        options["awslogs-create-group"] = app_options["awslogs-create-group"]
+    return {"logDriver": "awslogs", "options": options}
 
 
-def _xray_container(props: Properties) -> dict[str, Any]:
-    return {
+def _xray_container(props: Properties, app: Mapping[str, Any], region: str) -> dict[str, Any]:
+    container: dict[str, Any] = {
         "name": XRAY,
         "image": props.xray.image,
         "essential": True,
-        "user": "1337",
+        # As Envoy's: the daemon's calls to the X-Ray API bypass the proxy.
+        "user": str(props.proxy.ignored_uid),
         "memoryReservation": props.xray.memory_reservation,
         "portMappings": [{"containerPort": 2000, "protocol": "udp"}],
     }
+    log = _sidecar_log_configuration(props, app, region, XRAY_LOG_STREAM_PREFIX)
+    if log is not None:
+        container["logConfiguration"] = log
+    return container
 
 
 def derive(
@@ -219,22 +233,24 @@ def derive(
     tags: list[dict[str, str]],
 ) -> dict[str, Any]:
     """RegisterTaskDefinition keyword arguments of the proxied revision."""
+    # ``region`` is the function's, the one Envoy is given: a mesh of another region is refused
+    # here too, before any write, should the caller not have checked it already.
+    check_mesh_region(props, region)
     check_base(base, props)
     app = app_container(base, props)
     request = copy.deepcopy(dict(base))
     request["family"] = family
     request["proxyConfiguration"] = _proxy_configuration(props, listener_ports(base, props))
     containers: list[dict[str, Any]] = []
+    # Every application container, not only the proxied one: with the proxy's iptables rules
+    # no container of the task has network before Envoy is up. Their own dependencies are kept.
     for container in request.get("containerDefinitions") or []:
-        if container.get("name") == app.get("name"):
-            depends = [
-                d for d in container.get("dependsOn") or [] if d.get("containerName") != ENVOY
-            ]
-            container["dependsOn"] = [*depends, {"containerName": ENVOY, "condition": "HEALTHY"}]
+        depends = [d for d in container.get("dependsOn") or [] if d.get("containerName") != ENVOY]
+        container["dependsOn"] = [*depends, {"containerName": ENVOY, "condition": "HEALTHY"}]
         containers.append(container)
     containers.append(_envoy_container(props, app, node_arn, region, default_image))
     if props.xray.enabled:
-        containers.append(_xray_container(props))
+        containers.append(_xray_container(props, app, region))
     request["containerDefinitions"] = containers
     if tags:
         request["tags"] = tags

@@ -134,8 +134,9 @@ def test_proxied_task_definition_is_exactly_design_section_3(
             "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE",
         ],
         "interval": 5,
-        "timeout": 10,
-        "retries": 10,
+        "timeout": 2,
+        "retries": 3,
+        "startPeriod": 10,
     }
     assert envoy["logConfiguration"] == {
         "logDriver": "awslogs",
@@ -309,6 +310,7 @@ def test_every_optional_property_reaches_aws(cfn: CloudFormation, platform: Plat
     }
     envoy = envoy_of(proxied)
     assert envoy["image"] == "example.com/envoy:v1.29.9.9-prod"
+    assert envoy["user"] == "1338"  # Proxy.IgnoredUID
     assert envoy["cpu"] == 64
     assert envoy["memoryReservation"] == 256
     assert env(envoy) == {
@@ -325,10 +327,18 @@ def test_every_optional_property_reaches_aws(cfn: CloudFormation, platform: Plat
     }
     assert envoy["dependsOn"] == [{"containerName": "xray", "condition": "START"}]
     xray = next(c for c in proxied["containerDefinitions"] if c["name"] == "xray")
-    assert xray["image"] == "amazon/aws-xray-daemon"
-    assert xray["user"] == "1337"
+    assert xray["image"] == "public.ecr.aws/xray/aws-xray-daemon:3.6.6"
+    assert xray["user"] == "1338"
     assert xray["memoryReservation"] == 64
     assert xray["essential"] is True
+    assert xray["logConfiguration"] == {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": "envoy-logs",
+            "awslogs-region": "us-east-1",
+            "awslogs-stream-prefix": "/xray-container",
+        },
+    }
 
 
 def test_app_ports_default_to_the_listener_ports(cfn: CloudFormation, platform: Platform) -> None:
@@ -363,7 +373,16 @@ def test_xray_true_adds_the_daemon_with_defaults(cfn: CloudFormation, platform: 
     names = [c["name"] for c in proxied["containerDefinitions"]]
     assert names == ["crystal", "envoy", "xray"]
     xray = proxied["containerDefinitions"][2]
-    assert (xray["image"], xray["memoryReservation"]) == ("amazon/aws-xray-daemon", 256)
+    assert (xray["image"], xray["memoryReservation"]) == (
+        "public.ecr.aws/xray/aws-xray-daemon:3.6.6",
+        256,
+    )
+    assert (xray["user"], xray["essential"]) == ("1337", True)
+    assert xray["logConfiguration"]["options"] == {
+        "awslogs-group": "ecsdemo-crystal",
+        "awslogs-region": "us-east-1",
+        "awslogs-stream-prefix": "/xray-container",
+    }
 
 
 def test_mesh_by_arn(cfn: CloudFormation, platform: Platform) -> None:
@@ -566,6 +585,11 @@ def assert_nothing_created(platform: Platform) -> None:
                 "CloudMapServiceName": "nothing",
             },
             "CloudMapServiceName: namespace 'service.local' has no service 'nothing'",
+        ),
+        (
+            # ecs-mesh exists in the function's region too: it must not be taken for this one.
+            {"MeshName": None, "MeshArn": "arn:aws:appmesh:us-west-2:123456789012:mesh/ecs-mesh"},
+            "MeshArn: the mesh is in us-west-2, ",
         ),
         ({"TaskDefinition": "no-such-family"}, "TaskDefinition: 'no-such-family' was not found"),
         (

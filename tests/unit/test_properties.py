@@ -12,6 +12,7 @@ from meshed_crystal.properties import (
     Listener,
     ProxySettings,
     XRaySettings,
+    check_mesh_region,
     parse_properties,
 )
 
@@ -248,7 +249,7 @@ def test_xray_off(value: Any) -> None:
         (
             {"Envoy": {"LogLevel": "verbose"}},
             "Envoy.LogLevel: 'verbose' is not one of "
-            "trace, debug, info, warning, error, critical, off",
+            "trace, debug, info, warn, warning, error, critical, off",
         ),
         ({"Envoy": {"MemoryReservation": "2"}}, "Envoy.MemoryReservation: '2' is not MiB (>= 6)"),
         ({"Envoy": {"StatsTags": "maybe"}}, "Envoy.StatsTags: 'maybe' is not a boolean"),
@@ -278,6 +279,25 @@ def test_rules(changes: dict[str, Any], message: str) -> None:
     assert str(caught.value).startswith(message), str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("trace", "trace"),
+        ("debug", "debug"),
+        ("info", "info"),
+        # AWS's Envoy variable reference spells it warn; Envoy's own -l takes warning too.
+        ("warn", "warn"),
+        ("warning", "warn"),
+        ("WARN", "warn"),
+        ("error", "error"),
+        ("critical", "critical"),
+        ("off", "off"),
+    ],
+)
+def test_envoy_log_levels_are_the_ones_envoy_log_level_takes(given: str, sent: str) -> None:
+    assert parse_properties(props(Envoy={"LogLevel": given})).envoy.log_level == sent
+
+
 def test_cloudformation_own_keys_are_ignored() -> None:
     assert parse_properties(props(ServiceTimeout="3600")) == parse_properties(
         props(ServiceTimeout=None, ServiceToken=None)
@@ -288,3 +308,33 @@ def test_cloudformation_own_keys_are_ignored() -> None:
 def test_properties_must_be_an_object(raw: Any) -> None:
     with pytest.raises(PropertyError, match=r"ResourceProperties: .* is not an object"):
         parse_properties(raw)
+
+
+# -- MeshArn's region: App Mesh is called in the function's region -----------------------------
+
+WEST_MESH_ARN = "arn:aws:appmesh:us-west-2:210987654321:mesh/ecs-mesh"
+
+
+def test_mesh_arn_keeps_its_region() -> None:
+    parsed = parse_properties(props(MeshName=None, MeshArn=WEST_MESH_ARN))
+    assert (parsed.mesh_name, parsed.mesh_owner, parsed.mesh_region) == (
+        "ecs-mesh",
+        "210987654321",
+        "us-west-2",
+    )
+    assert parse_properties(WORKSHOP).mesh_region is None
+
+
+def test_a_mesh_arn_in_another_region_is_refused() -> None:
+    parsed = parse_properties(props(MeshName=None, MeshArn=WEST_MESH_ARN))
+    with pytest.raises(PropertyError) as caught:
+        check_mesh_region(parsed, "us-east-1")
+    assert caught.value.path == "MeshArn"
+    message = str(caught.value)
+    assert message.startswith("MeshArn: the mesh is in us-west-2, "), message
+    assert "us-east-1" in message
+
+
+def test_a_mesh_in_the_function_region_passes() -> None:
+    check_mesh_region(parse_properties(props(MeshName=None, MeshArn=WEST_MESH_ARN)), "us-west-2")
+    check_mesh_region(parse_properties(WORKSHOP), "eu-west-1")  # MeshName: the function's
