@@ -603,9 +603,9 @@ class Provider:
         """Remove what the physical id names, sparing what the stack's current id still uses.
 
         Three reads at once: this id's revisions from ECS (their tags), the node's tags (ownership
-        in App Mesh), and which id the stack holds now (after a replacement, names shared with
-        that id are handed back or kept). Then App Mesh, then the revisions, once nothing of
-        App Mesh uses them. App Mesh being gone never strands the Delete (DESIGN §9).
+        in App Mesh) and which id the stack holds now (after a replacement, names shared with it
+        are handed back or kept). The revisions go first, whatever App Mesh answers (DESIGN §9):
+        a Delete that App Mesh then fails, or that the stack retains, leaks nothing in ECS.
         """
         me = PhysicalId.parse(request.physical_id)
         if me is None:
@@ -623,25 +623,44 @@ class Provider:
         if held is None or held == me or not held.same_mesh(me):
             held = None
         revisions = in_ecs.result()
-        gone: AppMeshUnavailableError | None = None
-        if node is None:
-            gone = AppMeshUnavailableError("retired", "the provider's AppMeshRetired is true")
+        failure: Exception | None = None
+        node_tags: dict[str, str] | None = None
+        try:
+            if node is None:
+                raise AppMeshUnavailableError("retired", "the provider's AppMeshRetired is true")
+            node_tags = node.result()
+            if node_tags is not None and not request.owner.owns(node_tags):
+                # Not ours (a Create that was refused answers with this id too): nothing of
+                # ours in App Mesh; the service is ours only through our node.
+                node_tags = None
+            kept = self._node_kept(request, me, node_tags, answer, held)
+        except Exception as error:
+            if not answer.known and not isinstance(error, AppMeshUnavailableError):
+                raise  # which id holds the node cannot be told: fail closed, touch nothing
+            failure = error
+            kept = held is not None and held.node_name == me.node_name
+        if kept:
+            logger.info("the node and its revisions belong to the id the stack holds; kept")
         else:
+            for recorded in parse_revisions(node_tags or {}):
+                revisions.add(recorded.arn(request.partition, request.region, request.account))
+            self._deregister(sorted(revisions))
+        if failure is None and node_tags is not None:
             try:
-                kept, recorded = self._delete_in_appmesh(request, me, node.result(), answer, held)
+                self._delete_in_appmesh(request, me, answer, held, kept)
             except AppMeshUnavailableError as error:
-                if self.retired == "false" or error.kind == "access-denied":
-                    raise
-                gone = error
-            else:
-                if kept:
-                    return  # the node, and so its revisions, belong to the id the stack holds
-                revisions |= recorded
-        if gone is not None:
-            self._left_in_appmesh(me, gone)
-            if held is not None and held.node_name == me.node_name:
-                return
-        self._deregister(sorted(revisions))
+                failure = error
+        elif failure is None:
+            logger.info("the node is gone or not ours; nothing to delete in App Mesh")
+        if isinstance(failure, AppMeshUnavailableError) and self._finishes_without(failure):
+            self._left_in_appmesh(me, failure)
+        elif failure is not None:
+            raise failure
+
+    def _finishes_without(self, gone: AppMeshUnavailableError) -> bool:
+        """Whether a Delete finishes (SUCCESS) without App Mesh: not when told App Mesh is not
+        retired, and never on a denial unless told it is (a permissions mistake stays one)."""
+        return self.retired == "true" or (self.retired == "auto" and gone.kind != "access-denied")
 
     def _revisions_in_ecs(self, owner: Owner, holder: str) -> set[str]:
         """The ACTIVE revisions this id registered, from their tags (ECS alone)."""
@@ -652,42 +671,43 @@ class Provider:
             active |= self.ecs.active(family)
         return active.intersection(tagged)
 
-    def _delete_in_appmesh(
+    def _node_kept(
         self,
         request: Request,
         me: PhysicalId,
         node_tags: dict[str, str] | None,
         answer: StackAnswer,
         held: PhysicalId | None,
-    ) -> tuple[bool, set[str]]:
-        """Delete the service and node this id holds; (node kept, revisions its tags record).
+    ) -> bool:
+        """Whether the node (and so its revisions) belongs to the id the stack holds now: a
+        replacement renamed only the service. Without CloudFormation's answer, the node's
+        state says so (another id's service still has it as provider)."""
+        if answer.known or node_tags is None:
+            return held is not None and held.node_name == me.node_name
+        return self._node_serves_another_id(request, me, node_tags)
 
-        Nothing is deleted that is not ours: no node, or someone else's (a Create that was
-        refused answers with this id too), means nothing of ours in App Mesh; the service is
-        ours only through our node.
-        """
-        if node_tags is None or not request.owner.owns(node_tags):
-            logger.info("the node is gone or not ours; nothing to delete in App Mesh")
-            return False, set()
+    def _delete_in_appmesh(
+        self,
+        request: Request,
+        me: PhysicalId,
+        answer: StackAnswer,
+        held: PhysicalId | None,
+        node_kept: bool,
+    ) -> None:
+        """The service, then the node, of this id; what the stack's id shares is kept."""
         mesh, mesh_owner = me.mesh_name, me.mesh_owner
-        if answer.known:
-            if held is not None and held.service_name == me.service_name:
-                if held.node_name != me.node_name:
-                    # A failed replacement: the stack holds the old id again; give its name back.
-                    self.appmesh.update_service(
-                        mesh, mesh_owner, me.service_name, mesh_spec.service_spec(held.node_name)
-                    )
-            else:
-                self.appmesh.delete_service(mesh, mesh_owner, me.service_name)
-            node_kept = held is not None and held.node_name == me.node_name
-        else:
+        if not answer.known:
             self._delete_service_unless_held(request, me)
-            node_kept = self._node_serves_another_id(request, me, node_tags)
-        if node_kept:
-            return True, set()
-        self.appmesh.delete_node(mesh, mesh_owner, me.node_name)
-        recorded = parse_revisions(node_tags)
-        return False, {r.arn(request.partition, request.region, request.account) for r in recorded}
+        elif held is not None and held.service_name == me.service_name:
+            if held.node_name != me.node_name:
+                # A failed replacement: the stack holds the old id again; give its name back.
+                self.appmesh.update_service(
+                    mesh, mesh_owner, me.service_name, mesh_spec.service_spec(held.node_name)
+                )
+        else:
+            self.appmesh.delete_service(mesh, mesh_owner, me.service_name)
+        if not node_kept:
+            self.appmesh.delete_node(mesh, mesh_owner, me.node_name)
 
     def _delete_service_unless_held(self, request: Request, me: PhysicalId) -> None:
         """CloudFormation could not say which id the stack holds: decide from the service.
