@@ -47,6 +47,35 @@ def _fake_aws_environment(endpoint_url: str) -> None:
     os.environ.pop("AWS_PROFILE", None)
 
 
+# The fields CloudFormation puts in every custom resource event (docs/reference.md).
+EVENT_FIELDS = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId")
+
+
+class EventFileError(Exception):
+    """An event file that cannot be sent: missing, not JSON, or not a CloudFormation event."""
+
+
+def _load_event(path: Path) -> dict[str, Any]:
+    try:
+        event = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise EventFileError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise EventFileError(f"{path}: cannot be read ({e})") from None
+    except json.JSONDecodeError as e:
+        where = f"line {e.lineno}, column {e.colno}"
+        raise EventFileError(f"{path}: not JSON ({where}: {e.msg})") from None
+    if not isinstance(event, dict):
+        raise EventFileError(f"{path}: not a CloudFormation event (a JSON object)")
+    missing = [f for f in EVENT_FIELDS if not event.get(f)]
+    if missing:
+        raise EventFileError(
+            f"{path}: not a CloudFormation event: missing {', '.join(missing)} "
+            "(see docs/reference.md, 'Events')"
+        )
+    return event
+
+
 def _print_response(name: str, body: dict[str, Any]) -> None:
     print(f"\n{name}: {body['Status']}")
     print(f"  PhysicalResourceId = {body['PhysicalResourceId']}")
@@ -68,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         "events", nargs="*", type=Path, help="event files (default: the three in events/)"
     )
     args = parser.parse_args(argv)
-    events = args.events or DEFAULT_EVENTS
+    try:
+        events = [(path, _load_event(path)) for path in args.events or DEFAULT_EVENTS]
+    except EventFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     sys.path[:0] = [str(REPO / "handler"), str(REPO)]
 
     from tests.support.emulator import start_server
@@ -91,22 +124,34 @@ def main(argv: list[str] | None = None) -> int:
             f".{platform.namespace_name}, app task definition {platform.app_task_definition_arn}"
         )
         failed = 0
+        from tests.support import moto_cloudformation
+
         with ResponseEndpoint() as endpoint:
             cloudformation = CloudFormation(lambda_handler, endpoint)
-            for path in events:
-                event = json.loads(path.read_text())
-                # The presigned S3 URL of a saved event points at AWS; answer locally instead.
-                event["ResponseURL"] = endpoint.response_url(
-                    str(event.get("StackId")),
-                    str(event.get("LogicalResourceId")),
-                    str(event.get("RequestId")),
-                )
-                body = cloudformation.invoke(event, remaining_ms=600_000)
-                _print_response(f"{event.get('RequestType')} ({path.name})", body)
-                failed += body["Status"] != "SUCCESS"
+            # The emulated CloudFormation knows the events' stack, as the tests' does: a Delete
+            # asks it which id the stack holds (DESIGN §5.4).
+            cloudformation.stack_id = str(events[0][1]["StackId"])
+            cloudformation.stack_name = cloudformation.stack_id.split("/")[1]
+            with moto_cloudformation.serving(cloudformation):
+                failed = _send_all(cloudformation, endpoint, events)
         return 1 if failed else 0
     finally:
         emulator.stop()
+
+
+def _send_all(cloudformation: Any, endpoint: Any, events: list[tuple[Path, dict[str, Any]]]) -> int:
+    failed = 0
+    for path, event in events:
+        # The presigned S3 URL of a saved event points at AWS; answer locally instead.
+        event["ResponseURL"] = endpoint.response_url(
+            str(event.get("StackId")),
+            str(event.get("LogicalResourceId")),
+            str(event.get("RequestId")),
+        )
+        body = cloudformation.invoke(event, remaining_ms=600_000)
+        _print_response(f"{event.get('RequestType')} ({path.name})", body)
+        failed += body["Status"] != "SUCCESS"
+    return failed
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ from .identity import (
     served_services,
     serving_tags,
 )
-from .properties import Properties, parse_properties, user_properties
+from .properties import Properties, check_mesh_region, parse_properties, user_properties
+from .service_connect import ServiceConnectId, ServiceConnectMode
 from .shapes import pruned
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,22 @@ class _Undo:
                 logger.exception("could not undo", extra={"undo": what})
 
 
+def revisions_in_ecs(
+    tagging: Tagging, ecs: Ecs, owner: Owner, holder: str
+) -> dict[str, dict[str, str]]:
+    """The ACTIVE revisions an id registered, with their tags, found from ECS alone (DESIGN §9).
+
+    The tagging API may list deregistered revisions too: ListTaskDefinitions (ACTIVE) filters
+    them, one call per family, and only when there is anything to filter.
+    """
+    tagged = tagging.task_definitions(owner.revision_tags(holder))
+    families = sorted({arn.split("/")[-1].rpartition(":")[0] for arn in tagged})
+    active: set[str] = set()
+    for family in families:
+        active |= ecs.active(family)
+    return {arn: tags for arn, tags in tagged.items() if arn in active}
+
+
 def appmesh_retired(setting: str) -> str:
     """The APPMESH_RETIRED setting; anything unknown is ``auto`` (the template allows three)."""
     value = setting.strip().lower() or "auto"
@@ -174,6 +191,14 @@ class Provider:
         self.envoy_image = envoy_image
         # auto: classify what App Mesh answers; true: never call it; false: every error fails.
         self.retired = retired
+        self.service_connect = ServiceConnectMode(
+            ecs=self.ecs,
+            cloudmap=self.cloudmap,
+            tagging=self.tagging,
+            find_revisions=lambda owner, holder: revisions_in_ecs(
+                self.tagging, self.ecs, owner, holder
+            ),
+        )
         # None: every mesh. The deployment's IAM policy is the real guard; this turns its
         # AccessDenied into a Reason that names the parameter to change.
         self.allowed_meshes = allowed_meshes
@@ -182,6 +207,10 @@ class Provider:
 
     def create(self, request: Request, announce: Callable[[str], None] = _quiet) -> Result:
         props = parse_properties(request.properties)
+        if props.mode == "ServiceConnect":
+            physical_id, data = self.service_connect.ensure(request, props, self._base, announce)
+            return Result(physical_id, data)
+        check_mesh_region(props, request.region)
         self._check_allowed(props)
         self._check_not_retired()
         found = self._read(request, props)
@@ -585,6 +614,7 @@ class Provider:
 
     def _data(self, request: Request, plan: Plan, revision: Revision) -> dict[str, str]:
         return {
+            "Mode": "AppMesh",
             "TaskDefinitionArn": revision.arn(request.partition, request.region, request.account),
             "TaskDefinitionFamily": revision.family,
             "TaskDefinitionRevision": str(revision.number),
@@ -607,6 +637,10 @@ class Provider:
         are handed back or kept). The revisions go first, whatever App Mesh answers (DESIGN §9):
         a Delete that App Mesh then fails, or that the stack retains, leaks nothing in ECS.
         """
+        connected = ServiceConnectId.parse(request.physical_id)
+        if connected is not None:
+            self.service_connect.delete(connected, request.owner)
+            return
         me = PhysicalId.parse(request.physical_id)
         if me is None:
             logger.info("physical id was never issued by this resource; nothing to delete")
@@ -663,13 +697,7 @@ class Provider:
         return self.retired == "true" or (self.retired == "auto" and gone.kind != "access-denied")
 
     def _revisions_in_ecs(self, owner: Owner, holder: str) -> set[str]:
-        """The ACTIVE revisions this id registered, from their tags (ECS alone)."""
-        tagged = self.tagging.task_definitions(owner.revision_tags(holder))
-        families = sorted({arn.split("/")[-1].rpartition(":")[0] for arn in tagged})
-        active: set[str] = set()
-        for family in families:
-            active |= self.ecs.active(family)
-        return active.intersection(tagged)
+        return set(revisions_in_ecs(self.tagging, self.ecs, owner, holder))
 
     def _node_kept(
         self,

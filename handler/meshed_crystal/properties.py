@@ -32,6 +32,8 @@ from .scalars import (
 CLOUDFORMATION_KEYS = frozenset({"ServiceToken", "ServiceTimeout"})
 
 PROPERTY_NAMES = [
+    "Mode",
+    "ServiceConnect",
     "MeshName",
     "MeshArn",
     "CloudMapServiceArn",
@@ -53,6 +55,19 @@ PROPERTY_NAMES = [
 ]
 
 PROTOCOLS = ("http", "http2", "grpc", "tcp")
+MODES = ("AppMesh", "ServiceConnect")
+# App Mesh-only properties: validated, and inert in ServiceConnect mode (DESIGN §8).
+APPMESH_ONLY = (
+    "MeshName",
+    "MeshArn",
+    "VirtualNodeName",
+    "Backends",
+    "Proxy",
+    "Envoy",
+    "XRay",
+    "CloudMapAttributes",
+    "AccessLogPath",
+)
 # What ENVOY_LOG_LEVEL takes. AWS's "Envoy configuration variables" reference spells the warning
 # level `warn`; Envoy's own `--log-level` takes `warning` too, which is sent as `warn`.
 ENVOY_LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "off")
@@ -87,6 +102,13 @@ _TASK_DEFINITION_ARN = re.compile(
 )
 _TASK_DEFINITION_REF = re.compile(r"^[A-Za-z0-9_-]{1,255}(:\d+)?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# ECS's rule for a port mapping's name and a Service Connect discovery name.
+_PORT_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
+_DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"^(?=.{{1,127}}$){_DNS_LABEL}(\.{_DNS_LABEL})*$")
+_NAMESPACE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:servicediscovery:[a-z0-9-]+:\d{12}:namespace/(?P<id>ns-[A-Za-z0-9]+)$"
+)
 
 
 # The package's value types are NamedTuples rather than frozen dataclasses: building a dataclass
@@ -143,8 +165,19 @@ class XRaySettings(NamedTuple):
     memory_reservation: int = 256
 
 
+class ServiceConnectSettings(NamedTuple):
+    """DESIGN §8; None: the mode's default, derived from the other properties."""
+
+    port_name: str | None = None
+    discovery_name: str | None = None
+    client_alias_dns_name: str | None = None
+    client_alias_port: int | None = None
+    namespace: str | None = None  # a name, or an ARN's namespace id (ns-...)
+    namespace_is_id: bool = False
+
+
 class Properties(NamedTuple):
-    mesh_name: str
+    mesh_name: str  # "" in ServiceConnect mode without a mesh
     mesh_owner: str | None  # from MeshArn: the account of a shared mesh
     cloud_map_service_id: str | None
     cloud_map_namespace_name: str | None
@@ -165,6 +198,8 @@ class Properties(NamedTuple):
     xray: XRaySettings = XRaySettings()
     tags: tuple[tuple[str, str], ...] = ()
     mesh_region: str | None = None  # from MeshArn; must be the function's (check_mesh_region)
+    mode: str = "AppMesh"
+    service_connect: ServiceConnectSettings = ServiceConnectSettings()
 
 
 def user_properties(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,7 +211,11 @@ def parse_properties(raw: Any) -> Properties:
     props = as_object(raw, "ResourceProperties")
     props = user_properties(props)
     check_keys(props, PROPERTY_NAMES, "")
-    mesh_name, mesh_owner, mesh_region = _mesh(props)
+    mode = "AppMesh" if props.get("Mode") is None else as_enum(props["Mode"], "Mode", MODES)
+    if mode == "ServiceConnect" and props.get("MeshName") is None and props.get("MeshArn") is None:
+        mesh_name, mesh_owner, mesh_region = "", None, None  # no mesh in this mode
+    else:
+        mesh_name, mesh_owner, mesh_region = _mesh(props)
     service_id, namespace_name, service_name = _cloud_map(props)
     return Properties(
         mesh_name=mesh_name,
@@ -198,7 +237,54 @@ def parse_properties(raw: Any) -> Properties:
         xray=_xray(props.get("XRay")),
         tags=_tags(props.get("Tags")),
         mesh_region=mesh_region,
+        mode=mode,
+        service_connect=_service_connect(props.get("ServiceConnect")),
     )
+
+
+def _service_connect(value: Any) -> ServiceConnectSettings:
+    if value is None:
+        return ServiceConnectSettings()
+    path = "ServiceConnect"
+    item = as_object(value, path, ["PortName", "DiscoveryName", "ClientAlias", "Namespace"])
+    port_name = _optional(item, "PortName", lambda v, _: _port_name(v, join(path, "PortName")))
+    discovery = _optional(
+        item, "DiscoveryName", lambda v, _: _port_name(v, join(path, "DiscoveryName"))
+    )
+    dns_name, alias_port = None, None
+    if item.get("ClientAlias") is not None:
+        alias_path = join(path, "ClientAlias")
+        alias = as_object(item["ClientAlias"], alias_path, ["DnsName", "Port"])
+        if alias.get("DnsName") is not None:
+            dns_name = as_str(alias["DnsName"], join(alias_path, "DnsName"))
+            if not _DNS_NAME.match(dns_name):
+                fail(join(alias_path, "DnsName"), f"'{dns_name[:60]}' is not a DNS name (1-127)")
+        if alias.get("Port") is not None:
+            alias_port = as_port(alias["Port"], join(alias_path, "Port"))
+    namespace, is_id = None, False
+    if item.get("Namespace") is not None:
+        namespace = as_str(item["Namespace"], join(path, "Namespace"), max_len=1024)
+        if namespace.startswith("arn:"):
+            match = _NAMESPACE_ARN.match(namespace)
+            if not match:
+                fail(
+                    join(path, "Namespace"),
+                    f"'{namespace[:80]}' is not a Cloud Map namespace ARN "
+                    "(arn:aws:servicediscovery:<region>:<account>:namespace/ns-…)",
+                )
+            namespace, is_id = match["id"], True
+    return ServiceConnectSettings(port_name, discovery, dns_name, alias_port, namespace, is_id)
+
+
+def _port_name(value: Any, path: str) -> str:
+    text = as_str(value, path)
+    if not _PORT_NAME.match(text):
+        fail(
+            path,
+            f"'{text[:70]}' is not a valid name (ECS: 1-64 lowercase letters, digits, '_' and "
+            "'-', not starting with '-')",
+        )
+    return text
 
 
 def check_mesh_region(props: Properties, region: str) -> None:

@@ -100,14 +100,16 @@ def check_base(base: Mapping[str, Any], props: Properties) -> None:
     app_container(base, props)
 
 
-def proxied_family(props: Properties, base_family: str, inline: bool) -> str:
+def proxied_family(
+    props: Properties, base_family: str, inline: bool, *, suffix: str = "-mesh"
+) -> str:
     """Never the application's own family, so its latest revision never carries Envoy."""
     if props.family is not None:
         family = props.family
     elif inline:
         return base_family
     else:
-        family = f"{base_family}-mesh"
+        family = f"{base_family}{suffix}"
     if not inline and family == base_family:
         raise PropertyError(
             "Family",

@@ -85,3 +85,15 @@ class Ecs(LazyClient):
             token = page.get("nextToken")
             if not token:
                 return arns
+
+    def tag(self, arn: str, tags: dict[str, str]) -> None:
+        try:
+            retry.call(
+                "TagResource",
+                lambda: self.client.tag_resource(
+                    resourceArn=arn, tags=[{"key": k, "value": v} for k, v in tags.items()]
+                ),
+            )
+        except ClientError as e:
+            message = e.response.get("Error", {}).get("Message", "")
+            raise AwsError(f"ECS {retry.error_code(e)} tagging {arn}: {message}") from e

@@ -20,10 +20,10 @@ class Tagging(LazyClient):
     def __init__(self, client: Any | None = None) -> None:
         super().__init__("resourcegroupstaggingapi", client)
 
-    def task_definitions(self, tags: dict[str, str]) -> list[str]:
-        """ARNs of the ECS task definitions that carry all of ``tags`` (ACTIVE or not)."""
+    def task_definitions(self, tags: dict[str, str]) -> dict[str, dict[str, str]]:
+        """The ECS task definitions that carry all of ``tags`` (ACTIVE or not): ARN -> tags."""
         filters = [{"Key": k, "Values": [v]} for k, v in tags.items()]
-        arns: list[str] = []
+        found: dict[str, dict[str, str]] = {}
         token = ""
         while True:
             try:
@@ -41,7 +41,10 @@ class Tagging(LazyClient):
                     f"Resource Groups Tagging API {retry.error_code(e)} listing this resource's "
                     f"task definitions: {message}"
                 ) from e
-            arns += [str(r["ResourceARN"]) for r in page.get("ResourceTagMappingList", [])]
+            for mapping in page.get("ResourceTagMappingList", []):
+                found[str(mapping["ResourceARN"])] = {
+                    str(t["Key"]): str(t["Value"]) for t in mapping.get("Tags", [])
+                }
             token = str(page.get("PaginationToken") or "")
             if not token:
-                return arns
+                return found

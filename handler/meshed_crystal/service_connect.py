@@ -1,0 +1,424 @@
+"""``Mode: ServiceConnect`` (DESIGN §8): the way off App Mesh.
+
+What this mode reads (the Cloud Map namespace, the discovery name's owner, the base task
+definition, this id's revisions), derives (an un-meshed task definition whose served port mapping
+is named, with its ``appProtocol``), writes (one revision) and deletes (this id's revisions) lives
+here. It never calls App Mesh, and never ``UpdateService``: the ECS service is the template's own,
+wired with the attributes this mode returns.
+
+Its revisions are recorded on themselves, in ECS tags: the owner and holder (as in App Mesh mode,
+so a Delete finds them from ECS alone), a digest of the content (a redelivered Create or a
+rollback reuses the revision) and a sequence number (the newest first: the current one and the one
+it replaced stay ACTIVE).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from . import ecs_model, parallel, taskdef
+from .adapters.cloudmap import CloudMap, Namespace
+from .adapters.ecs import Ecs
+from .adapters.tagging import Tagging
+from .errors import PropertyError
+from .identity import PREFIX, Owner, tag_value
+from .properties import APPMESH_ONLY, Properties, user_properties
+
+logger = logging.getLogger(__name__)
+
+ID_PREFIX = f"{PREFIX}-sc"
+TAG_DIGEST = f"{PREFIX}:digest"
+TAG_SEQUENCE = f"{PREFIX}:sequence"
+# The current revision and the one it replaced stay ACTIVE (rollbacks); older ones go.
+ACTIVE_REVISIONS = 2
+# Tag ECS puts on the Cloud Map services Service Connect creates (a user report:
+# github.com/aws/containers-roadmap/issues/2560; to be confirmed in a real account).
+SERVICE_CONNECT_TAG = ("AmazonECSManaged", "true")
+APP_PROTOCOLS = {"http": "http", "http2": "http2", "grpc": "grpc", "tcp": None}
+_NOT_A_NAME = re.compile(r"[^a-z0-9_-]+")
+
+_ID = re.compile(r"^meshed-crystal-sc:(?P<account>\d{12}):(?P<logical>[^:]+):(?P<stack>[^:]+)$")
+
+
+class ServiceConnectId(NamedTuple):
+    """``meshed-crystal-sc:<account>:<logical id>:<stack uuid>``: every property of this mode
+    changes in place, so the id only says whose it is (and a Delete needs nothing else)."""
+
+    account: str
+    logical_id: str
+    stack: str
+
+    def __str__(self) -> str:
+        return f"{ID_PREFIX}:{self.account}:{self.logical_id}:{self.stack}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> ServiceConnectId | None:
+        match = _ID.match(text or "")
+        return None if match is None else cls(match["account"], match["logical"], match["stack"])
+
+    @classmethod
+    def of(cls, account: str, stack_id: str, logical_id: str) -> ServiceConnectId:
+        return cls(account, logical_id, stack_id.rsplit("/", 1)[-1] or "stack")
+
+    def holder(self) -> str:
+        return tag_value(f"service-connect/{self}")
+
+
+class Held(NamedTuple):
+    """A revision of this id, as its tags describe it."""
+
+    arn: str
+    digest: str
+    sequence: int
+
+    @property
+    def family(self) -> str:
+        return self.arn.split("/")[-1].rpartition(":")[0]
+
+    @property
+    def number(self) -> int:
+        return int(self.arn.rpartition(":")[2])
+
+
+class Wiring(NamedTuple):
+    """What the template's ServiceConnectConfiguration needs (the attributes besides the ARN)."""
+
+    served: int  # the app container's port
+    port_name: str
+    app_protocol: str  # "" for tcp
+    discovery_name: str
+    dns_name: str
+    port: int
+    namespace: Namespace
+
+
+def inert_properties(raw: Mapping[str, Any]) -> list[str]:
+    """The App Mesh-only properties given: validated, and ignored in this mode."""
+    given = user_properties(raw)
+    return [name for name in APPMESH_ONLY if given.get(name) is not None]
+
+
+def served_port(base: Mapping[str, Any], props: Properties) -> tuple[int, str]:
+    """The one port the service serves, and its protocol."""
+    listeners = props.listeners or ()
+    if len(listeners) > 1:
+        raise PropertyError(
+            "Listeners",
+            f"{len(listeners)} listeners: ServiceConnect mode serves one port "
+            "(give one listener, or one ECS service per port)",
+        )
+    if listeners:
+        return listeners[0].port, listeners[0].protocol
+    ports = taskdef.app_ports(base, props)
+    if len(ports) != 1:
+        raise PropertyError(
+            "Listeners",
+            f"the app container maps {len(ports)} ports: name the served one "
+            "(Listeners: [{Port: ...}])",
+        )
+    return ports[0], "http"
+
+
+def unmeshed(base: Mapping[str, Any]) -> dict[str, Any]:
+    """The base without what App Mesh added: the APPMESH proxy configuration, the envoy
+    container, this resource's X-Ray sidecar, and every dependsOn on them."""
+    result = copy.deepcopy(dict(base))
+    proxy = result.get("proxyConfiguration") or {}
+    if proxy.get("type", "APPMESH") == "APPMESH":
+        result.pop("proxyConfiguration", None)
+    removed: set[str] = set()
+    kept = []
+    for container in result.get("containerDefinitions") or []:
+        name, image = str(container.get("name", "")), str(container.get("image", ""))
+        if (
+            name == taskdef.ENVOY
+            or "aws-appmesh-envoy" in image
+            or (name == taskdef.XRAY and "aws-xray-daemon" in image)
+        ):
+            removed.add(name)
+        else:
+            kept.append(container)
+    for container in kept:
+        depends = [
+            d for d in container.get("dependsOn") or [] if d.get("containerName") not in removed
+        ]
+        if depends:
+            container["dependsOn"] = depends
+        else:
+            container.pop("dependsOn", None)
+    result["containerDefinitions"] = kept
+    return result
+
+
+def check_base(base: Mapping[str, Any]) -> None:
+    """§8's rules beyond §2: a task-level memory (the proxy ECS injects needs headroom), and no
+    ``links`` (Service Connect does not support them)."""
+    if not base.get("memory"):
+        raise PropertyError(
+            "TaskDefinition",
+            "has no task-level memory: Service Connect adds a proxy container that needs "
+            "headroom, so the task needs a task-level memory (ECS developer guide, "
+            "'Service Connect components')",
+        )
+    for container in base.get("containerDefinitions") or []:
+        if container.get("links"):
+            raise PropertyError(
+                "TaskDefinition",
+                f"container '{container.get('name')}' has links, which Service Connect does not "
+                "support (ECS developer guide, 'Service Connect considerations')",
+            )
+
+
+def default_name(text: str, path: str) -> str:
+    """A name ECS accepts, made from other names (lowercase, '_' and '-')."""
+    name = _NOT_A_NAME.sub("-", text.lower()).strip("-")[:64]
+    if not name:
+        raise PropertyError(path, f"required: no valid default can be made from '{text[:40]}'")
+    return name
+
+
+def derive(
+    base: Mapping[str, Any],
+    props: Properties,
+    *,
+    family: str,
+    port: int,
+    port_name: str,
+    app_protocol: str,
+    tags: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The task definition this mode registers: the un-meshed base, its served port named."""
+    result = unmeshed(base)
+    check_base(result)
+    app = taskdef.app_container(result, props)
+    mappings = [m for m in app.get("portMappings") or [] if m.get("containerPort") == port]
+    if not mappings:
+        raise PropertyError(
+            "Listeners[0].Port",
+            f"{port} is not a port the app container '{app.get('name')}' maps",
+        )
+    for container in result["containerDefinitions"]:
+        if container.get("name") != app.get("name"):
+            continue
+        for mapping in container.get("portMappings") or []:
+            if mapping.get("containerPort") == port:
+                mapping["name"] = port_name
+                if app_protocol:
+                    mapping["appProtocol"] = app_protocol
+                else:
+                    mapping.pop("appProtocol", None)
+    result["family"] = family
+    result["tags"] = tags
+    return result
+
+
+def sc_family(props: Properties, base_family: str, inline: bool) -> str:
+    """``<application family>-sc`` (never the application's own), or ``Family``."""
+    return taskdef.proxied_family(props, base_family, inline, suffix="-sc")
+
+
+def held_revisions(found: Mapping[str, Mapping[str, str]]) -> list[Held]:
+    """This id's ACTIVE revisions, newest (highest sequence) first."""
+    held = []
+    for arn, tags in found.items():
+        sequence = tags.get(TAG_SEQUENCE, "0")
+        number = int(sequence) if sequence.isdigit() else 0
+        held.append(Held(arn, tags.get(TAG_DIGEST, ""), number))
+    return sorted(held, key=lambda h: (h.sequence, h.number), reverse=True)
+
+
+class Chosen(NamedTuple):
+    arn: str
+    family: str
+    number: int
+
+
+class ServiceConnectMode:
+    """Create, Update and Delete of a ServiceConnect-mode resource (adapters injected)."""
+
+    def __init__(
+        self,
+        *,
+        ecs: Ecs,
+        cloudmap: CloudMap,
+        tagging: Tagging,
+        find_revisions: Callable[[Owner, str], dict[str, dict[str, str]]],
+    ) -> None:
+        self.ecs = ecs
+        self.cloudmap = cloudmap
+        self.tagging = tagging
+        self.find_revisions = find_revisions
+
+    def ensure(
+        self,
+        request: Any,
+        props: Properties,
+        base_of: Callable[[Properties], dict[str, Any]],
+        announce: Callable[[str], None],
+    ) -> tuple[str, dict[str, str]]:
+        inert = inert_properties(request.properties)
+        if inert:
+            logger.warning(
+                "App Mesh properties are inert in ServiceConnect mode: " + ", ".join(inert),
+                extra={"inert": inert},
+            )
+        me = ServiceConnectId.of(request.account, request.stack_id, request.logical_id)
+        owner: Owner = request.owner
+        # Reads at once: what the decision needs, before any write.
+        cloud_map = parallel.start(self._cloud_map, props)
+        base = parallel.start(base_of, props)
+        revisions = parallel.start(self.find_revisions, owner, me.holder())
+        parallel.settle((cloud_map, base, revisions))
+        found_namespace, service_name = cloud_map.result()
+        described = base.result()
+        held = held_revisions(revisions.result())
+        wiring = self._wiring(props, described, found_namespace, service_name)
+        self._check_discovery_name(wiring)
+        inline = not isinstance(props.task_definition, str)
+        family = sc_family(props, str(described.get("family") or f"{service_name}-sc"), inline)
+        sequence = (held[0].sequence + 1) if held else 1
+        ecs_tags = {t["key"]: t["value"] for t in described.get("tags") or []}
+        ecs_tags.update(dict(props.tags))
+        ecs_tags.update(owner.revision_tags(me.holder()))
+        content = derive(
+            described,
+            props,
+            family=family,
+            port=wiring.served,
+            port_name=wiring.port_name,
+            app_protocol=wiring.app_protocol,
+            tags=[{"key": k, "value": v} for k, v in ecs_tags.items()],
+        )
+        digest = ecs_model.digest(content)
+        announce(str(me))
+        chosen = self._revision(content, digest, sequence, held)
+        return str(me), self._data(chosen, wiring)
+
+    def _cloud_map(self, props: Properties) -> tuple[Namespace, str]:
+        """The namespace to connect in, and the Cloud Map service name the defaults use."""
+        settings = props.service_connect
+        if props.cloud_map_service_id is not None:
+            service_name = self.cloudmap.names_by_id(props.cloud_map_service_id)[1]
+            default = self.cloudmap.namespace_of(props.cloud_map_service_id)
+            if settings.namespace is None:
+                return default, service_name
+        else:
+            service_name = str(props.cloud_map_service_name)
+        if settings.namespace is not None:
+            path = "ServiceConnect.Namespace"
+            namespace, is_id = settings.namespace, settings.namespace_is_id
+        else:
+            path, is_id = "CloudMapNamespaceName", False
+            namespace = str(props.cloud_map_namespace_name)
+        return self.cloudmap.namespace(namespace, is_id=is_id, path=path), service_name
+
+    def _wiring(
+        self,
+        props: Properties,
+        base: Mapping[str, Any],
+        namespace: Namespace,
+        service_name: str,
+    ) -> Wiring:
+        unmeshed_base = unmeshed(base)
+        port, protocol = served_port(unmeshed_base, props)
+        app = taskdef.app_container(unmeshed_base, props)
+        settings = props.service_connect
+        port_name = settings.port_name or default_name(
+            f"{app.get('name')}-{port}", "ServiceConnect.PortName"
+        )
+        discovery = settings.discovery_name or default_name(
+            f"{service_name}-sc", "ServiceConnect.DiscoveryName"
+        )
+        dns_name = (
+            settings.client_alias_dns_name
+            or props.virtual_service_name
+            or f"{service_name}.{namespace.name}"
+        )
+        return Wiring(
+            served=port,
+            port_name=port_name,
+            app_protocol=APP_PROTOCOLS[protocol] or "",
+            discovery_name=discovery,
+            dns_name=dns_name,
+            port=settings.client_alias_port or port,
+            namespace=namespace,
+        )
+
+    def _check_discovery_name(self, wiring: Wiring) -> None:
+        """The discovery name must not be a Cloud Map service Service Connect did not create
+        (the App Mesh era's one still answers DNS clients): refused before any write."""
+        existing = self.cloudmap.service_named(wiring.namespace.id, wiring.discovery_name)
+        if existing is None:
+            return
+        tags = self.cloudmap.tags(str(existing["Arn"]))
+        key, value = SERVICE_CONNECT_TAG
+        if tags.get(key) == value:
+            return  # Service Connect's own: this resource's once the ECS service runs
+        raise PropertyError(
+            "ServiceConnect.DiscoveryName",
+            f"'{wiring.discovery_name}' is the Cloud Map service {existing['Id']} of namespace "
+            f"{wiring.namespace.name}, which Service Connect did not create (ECS requires a "
+            "discovery name that is unique in the namespace; the App Mesh era's service keeps "
+            "answering DNS clients): choose another DiscoveryName",
+        )
+
+    def _revision(
+        self, content: dict[str, Any], digest: str, sequence: int, held: list[Held]
+    ) -> Chosen:
+        """Reuse a revision with this content (redelivery, rollback) or register one; then keep
+        the current one and the one it replaced ACTIVE."""
+        family = str(content["family"])
+        same = next((h for h in held if (h.family, h.digest) == (family, digest)), None)
+        if same is None:
+            registered = self.ecs.register(
+                {
+                    **content,
+                    "tags": [
+                        *content["tags"],
+                        {"key": TAG_DIGEST, "value": digest},
+                        {"key": TAG_SEQUENCE, "value": str(sequence)},
+                    ],
+                }
+            )
+            current = Held(str(registered["taskDefinitionArn"]), digest, sequence)
+        elif held and same != held[0]:
+            # A rollback to an earlier revision: it becomes the newest again.
+            self.ecs.tag(same.arn, {TAG_SEQUENCE: str(sequence)})
+            current = same._replace(sequence=sequence)
+        else:
+            current = same
+        ordered = [current, *[h for h in held if h.arn != current.arn]]
+        for old in ordered[ACTIVE_REVISIONS:]:
+            self.ecs.deregister(old.arn)
+        return Chosen(current.arn, current.family, current.number)
+
+    @staticmethod
+    def _data(chosen: Chosen, wiring: Wiring) -> dict[str, str]:
+        scheme = "" if not wiring.app_protocol else "http://"
+        return {
+            "Mode": "ServiceConnect",
+            "TaskDefinitionArn": chosen.arn,
+            "TaskDefinitionFamily": chosen.family,
+            "TaskDefinitionRevision": str(chosen.number),
+            "PortName": wiring.port_name,
+            "AppProtocol": wiring.app_protocol,
+            "DiscoveryName": wiring.discovery_name,
+            "ClientAliasDnsName": wiring.dns_name,
+            "ClientAliasPort": str(wiring.port),
+            "NamespaceArn": wiring.namespace.arn,
+            "NamespaceName": wiring.namespace.name,
+            "Endpoint": f"{scheme}{wiring.dns_name}:{wiring.port}",
+            "VirtualServiceName": wiring.dns_name,
+        }
+
+    def delete(self, me: ServiceConnectId, owner: Owner) -> None:
+        """This id's revisions, and nothing else (found from ECS alone)."""
+        found = self.find_revisions(owner, me.holder())
+        deregistrations = [parallel.start(self.ecs.deregister, arn) for arn in sorted(found)]
+        parallel.settle(deregistrations)
+        for deregistration in deregistrations:
+            deregistration.result()
