@@ -45,6 +45,7 @@ APPMESH_ERROR_CODES = frozenset(
         "ResourceInUseException",
         "ServiceUnavailableException",
         "TooManyRequestsException",
+        "TooManyTagsException",
     }
 )
 # IAM's answer to a denied call (not App Mesh's own ForbiddenException).
