@@ -6,6 +6,7 @@ CloudFormation protocol, with the ResponseURL pointed at a local HTTPS endpoint.
 response the way the workshop printed its stack outputs; exits 1 if any response is FAILED.
 
     python3 tasks.py local                      # events/create.json, update.json, delete.json
+    python3 tasks.py local --migrate            # App Mesh, then the switch to Service Connect
     python3 tasks.py local my-event.json ...    # your own events (the Docker-free
                                                 # equivalent of `sam local invoke -e`)
 """
@@ -22,6 +23,19 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_EVENTS = [REPO / "events" / name for name in ("create.json", "update.json", "delete.json")]
+# The migration (DESIGN §8): the workshop's crystal in App Mesh mode, the one-line switch to
+# Service Connect (a replacement), CloudFormation's cleanup Delete of the App Mesh id, then the
+# stack's Delete.
+MIGRATION_EVENTS = [
+    REPO / "events" / name
+    for name in (
+        "create.json",
+        "update.json",
+        "switch-to-service-connect.json",
+        "delete-app-mesh-id.json",
+        "delete-service-connect.json",
+    )
+]
 # Outputs the workshop's stack exported, from the resource's attributes.
 WORKSHOP_OUTPUTS = {
     "MeshCrystalVSARN": "VirtualServiceArn",
@@ -96,9 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "events", nargs="*", type=Path, help="event files (default: the three in events/)"
     )
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        help="App Mesh mode, then the switch to Service Connect and the cleanup Delete",
+    )
     args = parser.parse_args(argv)
+    chosen = args.events or (MIGRATION_EVENTS if args.migrate else DEFAULT_EVENTS)
     try:
-        events = [(path, _load_event(path)) for path in args.events or DEFAULT_EVENTS]
+        events = [(path, _load_event(path)) for path in chosen]
     except EventFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
