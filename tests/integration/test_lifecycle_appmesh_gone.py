@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -61,7 +62,7 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], actions.Provide
         monkeypatch.setenv("APPMESH_RETIRED", setting)
         fresh = actions.Provider(
             envoy_image=ENVOY_IMAGE,
-            retired=actions.appmesh_retired(app.os.environ["APPMESH_RETIRED"]),
+            retired=actions.appmesh_retired(os.environ["APPMESH_RETIRED"]),
         )
         monkeypatch.setattr(app, "provider", fresh)
         return fresh
