@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 PLATFORM = ROOT / "examples" / "platform.yaml"
 CRYSTAL = ROOT / "examples" / "crystal.yaml"
+CRYSTAL_SC = ROOT / "examples" / "crystal-service-connect.yaml"
+FRONTEND_SC = ROOT / "examples" / "frontend-service-connect.yaml"
 
 Template = dict[str, Any]
 
@@ -58,6 +60,16 @@ def platform() -> Template:
 @pytest.fixture(scope="module")
 def crystal() -> Template:
     return load(CRYSTAL)
+
+
+@pytest.fixture(scope="module")
+def crystal_sc() -> Template:
+    return load(CRYSTAL_SC)
+
+
+@pytest.fixture(scope="module")
+def frontend_sc() -> Template:
+    return load(FRONTEND_SC)
 
 
 def resources_of_type(template: Template, type_name: str) -> dict[str, Template]:
@@ -149,6 +161,8 @@ def test_cfn_lint_reports_nothing() -> None:
     templates = [str(TEMPLATE), *sorted(str(p) for p in (ROOT / "examples").glob("*.yaml"))]
     assert str(CRYSTAL) in templates
     assert str(PLATFORM) in templates
+    assert str(CRYSTAL_SC) in templates
+    assert str(FRONTEND_SC) in templates
     result = subprocess.run(
         [tool("cfn-lint"), *templates], cwd=ROOT, capture_output=True, text=True, check=False
     )
@@ -338,7 +352,9 @@ def policy_statements(template: Template) -> Iterator[tuple[str, Template]]:
                 yield logical_id, statement
 
 
-@pytest.mark.parametrize("path", [TEMPLATE, PLATFORM, CRYSTAL], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [TEMPLATE, PLATFORM, CRYSTAL, CRYSTAL_SC, FRONTEND_SC], ids=lambda p: p.name
+)
 def test_no_wildcard_action(path: Path) -> None:
     for logical_id, statement in policy_statements(load(path)):
         assert "NotAction" not in statement, logical_id
@@ -609,8 +625,10 @@ def test_crystal_exports_virtual_service_as_the_workshop(crystal: Template) -> N
     assert outputs["MeshCrystalVSName"]["Export"]["Name"] == "MeshCrystalVSName"
 
 
-def test_crystal_uses_only_documented_attributes(crystal: Template) -> None:
-    documented = {
+# The attributes of each mode (DESIGN.md §4 and §8, docs/reference.md).
+APP_MESH_ATTRIBUTES = frozenset(
+    {
+        "Mode",
         "TaskDefinitionArn",
         "TaskDefinitionFamily",
         "TaskDefinitionRevision",
@@ -622,21 +640,45 @@ def test_crystal_uses_only_documented_attributes(crystal: Template) -> None:
         "MeshArn",
         "EnvoyImage",
     }
+)
+SERVICE_CONNECT_ATTRIBUTES = frozenset(
+    {
+        "Mode",
+        "TaskDefinitionArn",
+        "TaskDefinitionFamily",
+        "TaskDefinitionRevision",
+        "PortName",
+        "AppProtocol",
+        "DiscoveryName",
+        "ClientAliasDnsName",
+        "ClientAliasPort",
+        "NamespaceArn",
+        "NamespaceName",
+        "Endpoint",
+        "VirtualServiceName",
+    }
+)
 
-    def get_atts(node: Any) -> Iterator[tuple[str, str]]:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "Fn::GetAtt":
-                    yield value[0], value[1]
-                else:
-                    yield from get_atts(value)
-        elif isinstance(node, list):
-            for item in node:
-                yield from get_atts(item)
 
+def get_atts(node: Any) -> Iterator[tuple[str, str]]:
+    """(logical id, attribute) of every `Fn::GetAtt` under a node."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Fn::GetAtt":
+                yield value[0], value[1]
+            else:
+                yield from get_atts(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from get_atts(item)
+
+
+def test_crystal_uses_only_documented_attributes(crystal: Template) -> None:
+    documented = APP_MESH_ATTRIBUTES - {"Mode"}
     used = {attr for lid, attr in get_atts(crystal) if lid == "Crystal"}
     assert used
     assert used <= documented, used - documented
+    assert not used & (SERVICE_CONNECT_ATTRIBUTES - APP_MESH_ATTRIBUTES)
 
 
 def test_appmesh_retired_parameter_drives_env_and_app_mesh_permissions(sam: Template) -> None:
@@ -661,3 +703,169 @@ def test_xray_permission_only_when_tracing_is_active(sam: Template) -> None:
         statements = Evaluator(sam, {"Tracing": tracing})(document["Statement"])
         actions = {a for s in statements for a in as_list(s["Action"])}
         assert ("xray:PutTraceSegments" in actions) is expected, tracing
+
+
+# --- examples after the switch to Service Connect (docs/migration.md) ------------------------
+
+
+def test_switched_examples_import_only_platform_exports(
+    platform: Template, crystal_sc: Template, frontend_sc: Template
+) -> None:
+    for template in (crystal_sc, frontend_sc):
+        used = set(imports(template["Resources"]))
+        assert used
+        assert used <= set(exports(platform)), used - set(exports(platform))
+        assert "Transform" not in template
+
+
+def test_crystal_sc_differs_from_crystal_by_the_mode_line(
+    crystal: Template, crystal_sc: Template
+) -> None:
+    (logical_id,) = resources_of_type(crystal_sc, "Custom::MeshedCrystal")
+    assert logical_id == "Crystal"
+    before = crystal["Resources"]["Crystal"]["Properties"]
+    after = dict(crystal_sc["Resources"]["Crystal"]["Properties"])
+    assert "Mode" not in before, "examples/crystal.yaml relies on the default mode, AppMesh"
+    assert after.pop("Mode") == "ServiceConnect"
+    # Every other property is the same, App Mesh-only ones included (inert in this mode).
+    assert after == before
+
+
+def test_crystal_sc_keeps_everything_else_but_the_envoy_permission(
+    crystal: Template, crystal_sc: Template
+) -> None:
+    before, after = crystal["Resources"], crystal_sc["Resources"]
+    assert set(after) == set(before) - {"CrystalEnvoyPolicy"}
+    changed = {"Crystal", "CrystalService", "CrystalTaskRole"}
+    for logical_id in set(after) - changed:
+        assert after[logical_id] == before[logical_id], logical_id
+    # The task role stays (the task definition names it); only its description changed.
+    role_before = dict(before["CrystalTaskRole"]["Properties"])
+    role_after = dict(after["CrystalTaskRole"]["Properties"])
+    role_before.pop("Description")
+    role_after.pop("Description")
+    assert role_after == role_before
+    assert crystal_sc["Parameters"] == crystal["Parameters"]
+    actions = {a for _, s in policy_statements(crystal_sc) for a in as_list(s["Action"])}
+    assert not {a for a in actions if a.startswith("appmesh:")}
+
+
+def test_crystal_sc_service_is_wired_from_service_connect_attributes(
+    crystal: Template, crystal_sc: Template
+) -> None:
+    services = resources_of_type(crystal_sc, "AWS::ECS::Service")
+    assert list(services) == ["CrystalService"]
+    service = services["CrystalService"]
+    props = service["Properties"]
+    old = crystal["Resources"]["CrystalService"]["Properties"]
+    # The same ECS service, updated in place (a new ServiceName would replace it).
+    assert props["ServiceName"] == old["ServiceName"] == "ecsdemo-crystal"
+    assert props["TaskDefinition"] == {"Fn::GetAtt": ["Crystal", "TaskDefinitionArn"]}
+    config = props["ServiceConnectConfiguration"]
+    assert config["Enabled"] is True
+    assert config["Namespace"] == {"Fn::GetAtt": ["Crystal", "NamespaceArn"]}
+    assert config["Services"] == [
+        {
+            "PortName": {"Fn::GetAtt": ["Crystal", "PortName"]},
+            "DiscoveryName": {"Fn::GetAtt": ["Crystal", "DiscoveryName"]},
+            "ClientAliases": [
+                {
+                    "DnsName": {"Fn::GetAtt": ["Crystal", "ClientAliasDnsName"]},
+                    "Port": {"Fn::GetAtt": ["Crystal", "ClientAliasPort"]},
+                }
+            ],
+        }
+    ]
+    # DNS clients keep finding crystal through the App Mesh era's Cloud Map service.
+    assert props["ServiceRegistries"] == old["ServiceRegistries"]
+    # Nothing left that only Envoy needed.
+    assert "CrystalEnvoyPolicy" not in as_list(service.get("DependsOn", []))
+    used = {attr for lid, attr in get_atts(service) if lid == "Crystal"}
+    assert used <= SERVICE_CONNECT_ATTRIBUTES, used - SERVICE_CONNECT_ATTRIBUTES
+    # Everything else of the service is as before.
+    new_keys = ("TaskDefinition", "ServiceConnectConfiguration")
+    rest = {k: v for k, v in props.items() if k not in new_keys}
+    assert rest == {k: v for k, v in old.items() if k != "TaskDefinition"}
+
+
+def test_crystal_sc_uses_only_service_connect_attributes(crystal_sc: Template) -> None:
+    used = {attr for lid, attr in get_atts(crystal_sc) if lid == "Crystal"}
+    assert used
+    # An App Mesh attribute would fail the update with CloudFormation's own error.
+    assert used <= SERVICE_CONNECT_ATTRIBUTES, used - SERVICE_CONNECT_ATTRIBUTES
+
+
+def test_crystal_sc_exports(crystal: Template, crystal_sc: Template) -> None:
+    outputs = crystal_sc["Outputs"]
+    exported = {o["Export"]["Name"] for o in outputs.values() if "Export" in o}
+    # MeshCrystalVSName keeps name and value (VirtualServiceName = ClientAliasDnsName); the ARN
+    # of a virtual service that no longer exists is not exported, so its importers go first.
+    assert exported == {"MeshCrystalVSName"}
+    assert outputs["MeshCrystalVSName"] == {
+        **crystal["Outputs"]["MeshCrystalVSName"],
+        "Description": outputs["MeshCrystalVSName"]["Description"],
+    }
+
+
+def test_frontend_sc_is_a_client_only_service_connect_service(frontend_sc: Template) -> None:
+    assert not resources_of_type(frontend_sc, "Custom::MeshedCrystal")
+    services = resources_of_type(frontend_sc, "AWS::ECS::Service")
+    assert list(services) == ["FrontendService"]
+    props = services["FrontendService"]["Properties"]
+    config = props["ServiceConnectConfiguration"]
+    assert config["Enabled"] is True
+    assert config["Namespace"] == import_of("NamespaceArn")
+    assert "Services" not in config, "a client-only service publishes no endpoint"
+    assert "ServiceRegistries" not in props
+    assert props["TaskDefinition"] == {"Ref": "FrontendTaskDefinition"}
+    assert props["Cluster"] == import_of("ClusterName")
+    task = frontend_sc["Resources"]["FrontendTaskDefinition"]["Properties"]
+    assert "ProxyConfiguration" not in task
+    (container,) = task["ContainerDefinitions"]
+    assert container["Name"] == "frontend"
+    assert [p["ContainerPort"] for p in container["PortMappings"]] == [3000]
+
+
+def test_frontend_sc_calls_crystal_by_the_name_it_keeps(
+    platform: Template, crystal: Template, frontend_sc: Template
+) -> None:
+    evaluate = Evaluator(frontend_sc, {})
+    (container,) = frontend_sc["Resources"]["FrontendTaskDefinition"]["Properties"][
+        "ContainerDefinitions"
+    ]
+    env = {e["Name"]: evaluate(e["Value"]) for e in container["Environment"]}
+    # The workshop's values (ecsdemo-frontend's CDK app).
+    assert env["CRYSTAL_URL"] == "http://ecsdemo-crystal.service.local:3000/crystal"
+    assert env["NODEJS_URL"] == "http://ecsdemo-nodejs.service.local:3000"
+    # ... which is crystal's default client alias: its virtual service's name and its port.
+    cloud_map_name = crystal["Resources"]["CrystalCloudMapService"]["Properties"]["Name"]
+    namespace = exports(platform)["NamespaceName"]
+    (port,) = [
+        p["ContainerPort"]
+        for p in crystal["Resources"]["CrystalTaskDefinition"]["Properties"][
+            "ContainerDefinitions"
+        ][0]["PortMappings"]
+    ]
+    assert env["CRYSTAL_URL"].startswith(f"http://{cloud_map_name}.{namespace}:{port}/")
+
+
+def test_frontend_sc_needs_nothing_from_a_meshed_stack(frontend_sc: Template) -> None:
+    """Step 1 of docs/migration.md: the frontend stops importing MeshCrystalVSARN (and every
+    other export of a backend's stack) before any backend switches."""
+
+    def import_values(node: Any) -> Iterator[Any]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "Fn::ImportValue":
+                    yield value
+                else:
+                    yield from import_values(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from import_values(item)
+
+    for value in import_values(frontend_sc):
+        assert isinstance(value, dict), value
+        assert value["Fn::Sub"].startswith("${PlatformStackName}-"), value
+    assert "MeshCrystal" not in str(frontend_sc)
+    assert "appmesh" not in str(frontend_sc).lower()
