@@ -175,7 +175,7 @@ def test_the_largest_accepted_input_answers_within_4096_bytes_with_flat_strings(
     mesh = "m" * 255
     boto3.client("appmesh").create_mesh(meshName=mesh)
     logical = "L" * 255
-    for length in range(255, 150, -3):
+    for length in range(255, 100, -3):
         event = long_stack.event("Create", logical, _named(platform, mesh, length))
         body = long_stack.invoke(event)
         if body["Status"] == "SUCCESS":

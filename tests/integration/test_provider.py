@@ -31,6 +31,7 @@ ATTRIBUTES = (
     "MeshName",
     "MeshArn",
     "EnvoyImage",
+    "Mode",
 )
 
 
