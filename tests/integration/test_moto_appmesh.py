@@ -663,3 +663,57 @@ def test_emulator_command_line_serves_virtual_services(aws_env: None) -> None:
             process.kill()
         process.wait()
     assert process.returncode == 0
+
+
+# --------------------------------------------------------------------------- model limits
+
+
+def _health_check(**changes: int) -> VirtualNodeSpecUnionTypeDef:
+    check: Any = {
+        "protocol": "http",
+        "path": "/health",
+        "intervalMillis": 5000,
+        "timeoutMillis": 2000,
+        "healthyThreshold": 2,
+        "unhealthyThreshold": 2,
+        **changes,
+    }
+    return {
+        "listeners": [{"portMapping": {"port": 3000, "protocol": "http"}, "healthCheck": check}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("limit", "accepted", "refused"),
+    [
+        ("node name (255)", "n" * 255, "n" * 256),
+        ("tag key (128)", "k" * 128, "k" * 129),
+        ("tag value (256)", "v" * 256, "v" * 257),
+        ("health check interval (5000-300000 ms)", 300000, 300001),
+        ("health check timeout (2000-60000 ms)", 60000, 60001),
+        ("healthy threshold (2-10)", 10, 11),
+    ],
+)
+def test_values_beyond_the_models_limits_are_refused(
+    appmesh: AppMeshClient, mesh: str, limit: str, accepted: Any, refused: Any
+) -> None:
+    # The emulator refuses what App Mesh refuses (the limits of botocore's model), so a test
+    # cannot pass on a request AWS would reject; the value at the limit is accepted.
+    def create(value: Any, name: str) -> object:
+        if limit.startswith("node name"):
+            return appmesh.create_virtual_node(meshName=mesh, virtualNodeName=value, spec={})
+        if limit.startswith("tag"):
+            tag = {"key": value, "value": "v"} if "key" in limit else {"key": "k", "value": value}
+            return appmesh.create_virtual_node(
+                meshName=mesh, virtualNodeName=name, spec={}, tags=[tag]  # type: ignore[list-item]
+            )
+        key = {"health check interval": "intervalMillis", "health check timeout": "timeoutMillis"}
+        field = key.get(limit.split(" (")[0], "healthyThreshold")
+        return appmesh.create_virtual_node(
+            meshName=mesh, virtualNodeName=name, spec=_health_check(**{field: value})
+        )
+
+    create(accepted, "at-the-limit")
+    error = _error(lambda: create(refused, "beyond-the-limit"))
+    _assert_error(error, "BadRequestException", 400)
+    assert "failed to satisfy constraint" in error.response["Error"]["Message"]

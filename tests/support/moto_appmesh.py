@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, cast
 from uuid import uuid4
 
+import botocore.session
 from moto.appmesh import urls as moto_appmesh_urls
 from moto.appmesh.dataclasses.gateway_route import GatewayRoute
 from moto.appmesh.dataclasses.mesh import Mesh
@@ -892,6 +893,56 @@ def _epoch_timestamps(value: Any) -> Any:
     return result
 
 
+_MODEL: Final = botocore.session.get_session().get_service_model("appmesh")
+
+
+def _violation(shape: Any, value: Any, path: str) -> str | None:
+    """The first constraint of ``shape`` (max/min length, list size, integer range) that
+    ``value`` breaks, as AWS words it; None when it satisfies them all."""
+    limits = shape.metadata
+    shown = str(value)[:40]
+    if shape.type_name == "string" and isinstance(value, str):
+        if "max" in limits and len(value) > limits["max"]:
+            return (
+                f"Value '{shown}' at '{path}' failed to satisfy constraint: Member must have "
+                f"length less than or equal to {limits['max']}"
+            )
+        if "min" in limits and len(value) < limits["min"]:
+            return (
+                f"Value '{shown}' at '{path}' failed to satisfy constraint: Member must have "
+                f"length greater than or equal to {limits['min']}"
+            )
+    elif shape.type_name in ("integer", "long") and isinstance(value, int):
+        if "max" in limits and value > limits["max"]:
+            return (
+                f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have "
+                f"value less than or equal to {limits['max']}"
+            )
+        if "min" in limits and value < limits["min"]:
+            return (
+                f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have "
+                f"value greater than or equal to {limits['min']}"
+            )
+    elif shape.type_name == "list" and isinstance(value, list):
+        # Too many tags has an error of its own (TooManyTagsException, _check_tag_count).
+        if "max" in limits and len(value) > limits["max"] and path != "tags":
+            return (
+                f"Value at '{path}' failed to satisfy constraint: Member must have length less "
+                f"than or equal to {limits['max']}"
+            )
+        for index, item in enumerate(value):
+            found = _violation(shape.member, item, f"{path}.{index + 1}.member")
+            if found is not None:
+                return found
+    elif shape.type_name == "structure" and isinstance(value, Mapping):
+        for name, member in shape.members.items():
+            if value.get(name) is not None:
+                found = _violation(member, value[name], f"{path}.{name}")
+                if found is not None:
+                    return found
+    return None
+
+
 def _required(params: Mapping[str, Any], name: str) -> str:
     value = params.get(name)
     if not isinstance(value, str) or not value:
@@ -911,6 +962,12 @@ class ExtendedAppMeshResponse(AppMeshResponse):
         return cast(ExtendedAppMeshBackend, backend)
 
     def call_action(self) -> tuple[int, dict[str, Any], Any]:
+        violation = self._model_violation()
+        if violation is not None:
+            error = BadRequestException(violation)
+            return error.code, {**dict(error.get_headers()), "status": str(error.code)}, (
+                error.get_body()
+            )
         status, headers, body = cast(tuple[int, dict[str, Any], Any], super().call_action())
         if status >= 400:
             return self._translate_legacy_error(status, headers, body)
@@ -932,6 +989,32 @@ class ExtendedAppMeshResponse(AppMeshResponse):
         error = error_class(message)
         new_headers = {**headers, **dict(error.get_headers()), "status": str(error.code)}
         return error.code, new_headers, error.get_body()
+
+    def _model_violation(self) -> str | None:
+        """The first value of the request outside the limits of App Mesh's model (lengths of
+        names, tag keys and values, list sizes, integer ranges such as a health check's), in
+        AWS's wording; botocore checks only minimums on the client, App Mesh the rest."""
+        try:
+            operation = _MODEL.operation_model(str(self._get_action()))
+        except Exception:  # moto could not route it; it answers that itself
+            return None
+        shape = operation.input_shape
+        if shape is None:
+            return None
+        body = self._json_body() if self.body and str(self.body).startswith("{") else {}
+        for name, member in shape.members.items():
+            location = member.serialization.get("location")
+            if location == "uri":
+                value = self._get_param(member.serialization.get("name", name))
+            elif location is None:
+                value = body.get(member.serialization.get("name", name))
+            else:
+                continue
+            if value is not None:
+                found = _violation(member, value, name)
+                if found is not None:
+                    return f"1 validation error detected: {found}"
+        return None
 
     def _json_body(self) -> JsonDict:
         return cast(JsonDict, json.loads(self.body)) if self.body else {}
