@@ -24,7 +24,8 @@ from crhelper.utils import _send_response  # type: ignore[attr-defined]
 from moto import mock_aws
 
 from tests.support.cfn_driver import CloudFormation, LambdaContext, ResponseEndpoint, stringify
-from tests.support.platform import APP_IMAGE, build_workshop_platform
+from tests.support.platform import APP_IMAGE, Platform, build_workshop_platform
+from tests.support.stack import GetAtt, Stack, _order
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -442,3 +443,113 @@ def test_build_workshop_platform_under_moto(fake_aws: boto3.Session) -> None:
     assert build_workshop_platform(fake_aws) == platform
     revisions = ecs.list_task_definitions(familyPrefix="ecsdemo-crystal")["taskDefinitionArns"]
     assert revisions == [platform.app_task_definition_arn]
+
+
+# --- stack updates (tests/support/stack.py) ---------------------------------------------------
+
+
+def test_stack_orders_resources_by_getatt_and_depends_on() -> None:
+    template: dict[str, dict[str, Any]] = {
+        "Service": {"Type": "AWS::ECS::Service", "DependsOn": "Policy", "Properties": {}},
+        "Policy": {"Type": "AWS::IAM::RolePolicy", "Properties": {"R": [GetAtt("Crystal", "A")]}},
+        "Crystal": {"Type": "Custom::MeshedCrystal", "Properties": {}},
+    }
+    assert _order(template) == ["Crystal", "Policy", "Service"]
+    template["Crystal"]["DependsOn"] = ["Service"]
+    with pytest.raises(ValueError, match="circular"):
+        _order(template)
+
+
+def _stack_template(platform: Platform, **crystal: Any) -> dict[str, dict[str, Any]]:
+    return {
+        "Crystal": {
+            "Type": "Custom::MeshedCrystal",
+            "Properties": {
+                "MeshName": "ecs-mesh",
+                "CloudMapServiceArn": platform.cloud_map_service_arn,
+                "TaskDefinition": platform.app_task_definition_arn,
+                **crystal,
+            },
+        },
+        "CrystalService": {
+            "Type": "AWS::ECS::Service",
+            "Properties": {
+                "ServiceName": "ecsdemo-crystal",
+                "Cluster": platform.cluster_arn,
+                "TaskDefinition": GetAtt("Crystal", "TaskDefinitionArn"),
+                "ServiceRegistries": [{"RegistryArn": platform.cloud_map_service_arn}],
+            },
+        },
+        # Updated after the ECS service: its failure rolls the ECS service back.
+        "Policy": {
+            "Type": "AWS::IAM::RolePolicy",
+            "DependsOn": "CrystalService",
+            "Properties": {
+                "RoleName": platform.task_role_arn.rsplit("/", 1)[-1],
+                "PolicyName": "envoy",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "appmesh:StreamAggregatedResources",
+                            "Resource": GetAtt("Crystal", "VirtualNodeArn"),
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def test_stack_failure_rolls_back_in_place_updates_and_deletes_the_new_id(
+    cfn: CloudFormation, platform: Platform
+) -> None:
+    cfn.grace_s = 0.05
+    stack = Stack(cfn, cluster=platform.cluster_arn)
+    created = stack.deploy(_stack_template(platform))
+    assert created.status == "CREATE_COMPLETE", created.reason
+    old_id, old_data = stack.physical_id("Crystal"), stack.attributes("Crystal")
+    service_arn = stack.physical_id("CrystalService")
+    ecs = boto3.client("ecs")
+
+    def running() -> Any:
+        described = ecs.describe_services(
+            cluster=platform.cluster_arn, services=["ecsdemo-crystal"]
+        )
+        return described["services"][0]["deployments"][0]
+
+    operation = stack.deploy(_stack_template(platform, Mode="ServiceConnect"))
+    assert operation.status == "UPDATE_ROLLBACK_COMPLETE"
+    assert "doesn't contain VirtualNodeArn key" in operation.reason
+    new_id = cfn.responses[-2]["PhysicalResourceId"]
+    assert [(e.logical_id, e.physical_id, e.status) for e in operation.events] == [
+        ("Crystal", new_id, "UPDATE_COMPLETE"),
+        ("CrystalService", service_arn, "UPDATE_COMPLETE"),
+        ("Policy", "crystal-stack-Policy", "UPDATE_FAILED"),
+        ("CrystalService", service_arn, "UPDATE_COMPLETE"),
+        ("Crystal", new_id, "DELETE_COMPLETE"),
+    ]
+    # The ECS service was updated back to the old attributes; the stack holds the old id
+    assert running()["taskDefinition"] == old_data["TaskDefinitionArn"]
+    assert "serviceConnectConfiguration" not in running()
+    assert stack.physical_id("Crystal") == old_id == cfn.physical_id("Crystal")
+    assert stack.attributes("Crystal") == old_data
+
+
+def test_stack_create_that_fails_deletes_the_id_of_the_failed_response(
+    cfn: CloudFormation, platform: Platform
+) -> None:
+    cfn.grace_s = 0.05
+    stack = Stack(cfn, cluster=platform.cluster_arn)
+    operation = stack.deploy(_stack_template(platform, Listeners=[{"Port": "70000"}]))
+    assert operation.status == "ROLLBACK_COMPLETE"
+    assert operation.reason.startswith("Received response status [FAILED] from custom resource.")
+    assert "Listeners[0].Port" in operation.reason
+    failed_id = cfn.responses[0]["PhysicalResourceId"]
+    assert [(e.logical_id, e.physical_id, e.status) for e in operation.events] == [
+        ("Crystal", failed_id, "CREATE_FAILED"),
+        ("Crystal", failed_id, "DELETE_COMPLETE"),
+    ]
+    assert not stack.holds("Crystal")
+    assert boto3.client("ecs").list_services(cluster=platform.cluster_arn)["serviceArns"] == []
