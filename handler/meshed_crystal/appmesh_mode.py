@@ -376,22 +376,10 @@ class AppMeshMode:
         service_tags = found.service_tags
         if node is None:
             tags = self._node_tags(plan, owner, chosen.revisions, None)
-            created = self.appmesh.create_node(
-                mesh, mesh_owner, pid.node_name, plan.node_spec, tags
-            )
-            if created is not None:
-                undo.add(
-                    "delete node",
-                    lambda: self.appmesh.delete_node(mesh, mesh_owner, pid.node_name),
-                )
-            else:
-                # The same request running concurrently (Lambda delivered it twice) made
-                # the node between our read and our write: adopt it if the tags say it is
-                # ours, and answer with its revision rather than registering a second one.
-                node, tags_read = self._with_tags(
-                    self.appmesh.describe_node, mesh, mesh_owner, pid.node_name
-                )
-                node_tags = _owned(node, tags_read, owner, f"virtual node {pid.node_name}", pid)
+            raced = self._create("node", request, pid, pid.node_name, plan.node_spec, tags, undo)
+            if raced is not None:
+                # Adopted: answer with its revision rather than registering a second one.
+                node, node_tags = raced
                 chosen, duplicate = adopted(chosen, parse_revisions(node_tags or {}))
                 if duplicate is not None:
                     self.ecs.deregister(request.arn(duplicate))
@@ -402,22 +390,11 @@ class AppMeshMode:
             self._retag(plan.node_arn, node_tags or {}, tags)
         service_wanted = {**plan.user_tags, **owner.tags()}
         if service is None:
-            created = self.appmesh.create_service(
-                mesh, mesh_owner, pid.service_name, plan.service_spec, service_wanted
+            raced = self._create(
+                "service", request, pid, pid.service_name, plan.service_spec, service_wanted, undo
             )
-            if created is not None:
-                undo.add(
-                    "delete service",
-                    lambda: self.appmesh.delete_service(mesh, mesh_owner, pid.service_name),
-                )
-            else:
-                # As for the node: a concurrent duplicate created it; adopt if ours.
-                service, tags_read = self._with_tags(
-                    self.appmesh.describe_service, mesh, mesh_owner, pid.service_name
-                )
-                service_tags = _owned(
-                    service, tags_read, owner, f"virtual service {pid.service_name}", pid
-                )
+            if raced is not None:
+                service, service_tags = raced
         if service is not None:
             # Also the hand-over of a service name that a replaced node held before: the
             # service records that node, for a Delete that CloudFormation cannot inform.
@@ -429,6 +406,33 @@ class AppMeshMode:
             arn = service_arn(plan.mesh_arn, pid.service_name)
             self._retag(arn, service_tags or {}, service_wanted)
         return chosen
+
+    def _create(
+        self,
+        kind: str,
+        request: Request,
+        pid: PhysicalId,
+        name: str,
+        spec: dict[str, Any],
+        tags: dict[str, str],
+        undo: Undo,
+    ) -> tuple[dict[str, Any] | None, dict[str, str] | None] | None:
+        """Create the virtual node or service (deleted again if the request fails): None.
+
+        When the same request running concurrently (Lambda delivered it twice) made it between
+        our read and our write: it and its tags, adopted if the tags say it is ours.
+        """
+        mesh, mesh_owner, appmesh = pid.mesh_name, pid.mesh_owner, self.appmesh
+        create, describe, delete = (
+            (appmesh.create_node, appmesh.describe_node, appmesh.delete_node)
+            if kind == "node"
+            else (appmesh.create_service, appmesh.describe_service, appmesh.delete_service)
+        )
+        if create(mesh, mesh_owner, name, spec, tags) is not None:
+            undo.add(f"delete {kind}", lambda: delete(mesh, mesh_owner, name))
+            return None
+        found, tags_read = self._with_tags(describe, mesh, mesh_owner, name)
+        return found, _owned(found, tags_read, request.owner, f"virtual {kind} {name}", pid)
 
     @staticmethod
     def _node_tags(
