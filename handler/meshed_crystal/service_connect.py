@@ -8,8 +8,8 @@ wired with the attributes this mode returns.
 
 Its revisions are recorded on themselves, in ECS tags: the owner and holder (as in App Mesh mode,
 so a Delete finds them from ECS alone), a digest of the content (a redelivered Create or a
-rollback reuses the revision) and a sequence number (the newest first: the current one and the one
-it replaced stay ACTIVE).
+rollback reuses the revision) and a sequence number (which is the newest: the lifecycle in
+``actions`` keeps the current one and the one it replaced ACTIVE).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from concurrent.futures import Future
 from typing import Any, NamedTuple
 
 from . import ecs_model, parallel, taskdef
@@ -25,7 +26,8 @@ from .adapters.cloudmap import CloudMap, Namespace
 from .adapters.ecs import Ecs
 from .adapters.tagging import Tagging
 from .errors import PropertyError
-from .identity import PREFIX, Owner, tag_value
+from .identity import PREFIX, Revision, tag_value
+from .mode import Chosen, Request, Result, Undo, ecs_tags, read_base, revisions_in_ecs
 from .properties import APPMESH_ONLY, Properties, user_properties
 
 logger = logging.getLogger(__name__)
@@ -33,8 +35,6 @@ logger = logging.getLogger(__name__)
 ID_PREFIX = f"{PREFIX}-sc"
 TAG_DIGEST = f"{PREFIX}:digest"
 TAG_SEQUENCE = f"{PREFIX}:sequence"
-# The current revision and the one it replaced stay ACTIVE (rollbacks); older ones go.
-ACTIVE_REVISIONS = 2
 # Tag ECS puts on the Cloud Map services Service Connect creates (a user report:
 # github.com/aws/containers-roadmap/issues/2560; to be confirmed in a real account).
 SERVICE_CONNECT_TAG = ("AmazonECSManaged", "true")
@@ -64,24 +64,8 @@ class ServiceConnectId(NamedTuple):
     def of(cls, account: str, stack_id: str, logical_id: str) -> ServiceConnectId:
         return cls(account, logical_id, stack_id.rsplit("/", 1)[-1] or "stack")
 
-    def holder(self) -> str:
+    def revision_holder(self) -> str:
         return tag_value(f"service-connect/{self}")
-
-
-class Held(NamedTuple):
-    """A revision of this id, as its tags describe it."""
-
-    arn: str
-    digest: str
-    sequence: int
-
-    @property
-    def family(self) -> str:
-        return self.arn.split("/")[-1].rpartition(":")[0]
-
-    @property
-    def number(self) -> int:
-        return int(self.arn.rpartition(":")[2])
 
 
 class Wiring(NamedTuple):
@@ -221,45 +205,53 @@ def sc_family(props: Properties, base_family: str, inline: bool) -> str:
     return taskdef.proxied_family(props, base_family, inline, suffix="-sc")
 
 
-def held_revisions(found: Mapping[str, Mapping[str, str]]) -> list[Held]:
-    """This id's ACTIVE revisions, newest (highest sequence) first."""
+
+
+def held_revisions(found: Mapping[str, Mapping[str, str]]) -> tuple[list[Revision], int]:
+    """This id's ACTIVE revisions, newest (highest sequence) first, and the next sequence."""
     held = []
     for arn, tags in found.items():
         sequence = tags.get(TAG_SEQUENCE, "0")
-        number = int(sequence) if sequence.isdigit() else 0
-        held.append(Held(arn, tags.get(TAG_DIGEST, ""), number))
-    return sorted(held, key=lambda h: (h.sequence, h.number), reverse=True)
+        name = arn.split("/")[-1]
+        family, _, number = name.rpartition(":")
+        revision = Revision(family, int(number), tags.get(TAG_DIGEST, ""))
+        held.append((int(sequence) if sequence.isdigit() else 0, revision))
+    held.sort(key=lambda h: (h[0], h[1].number), reverse=True)
+    return [revision for _, revision in held], (held[0][0] + 1 if held else 1)
 
 
-class Chosen(NamedTuple):
-    arn: str
-    family: str
-    number: int
+class Plan(NamedTuple):
+    """Everything a Create or Update will make, decided before the first write."""
+
+    id: ServiceConnectId
+    task_definition: dict[str, Any]  # with its digest and sequence tags
+    digest: str
+    held: list[Revision]
+    sequence: int  # the order of the revision this request runs (the newest first)
+    wiring: Wiring
+
+    @property
+    def physical_id(self) -> str:
+        return str(self.id)
 
 
 class ServiceConnectMode:
     """Create, Update and Delete of a ServiceConnect-mode resource (adapters injected)."""
 
-    def __init__(
-        self,
-        *,
-        ecs: Ecs,
-        cloudmap: CloudMap,
-        tagging: Tagging,
-        find_revisions: Callable[[Owner, str], dict[str, dict[str, str]]],
-    ) -> None:
+    def __init__(self, *, ecs: Ecs, cloudmap: CloudMap, tagging: Tagging) -> None:
         self.ecs = ecs
         self.cloudmap = cloudmap
         self.tagging = tagging
-        self.find_revisions = find_revisions
 
-    def ensure(
-        self,
-        request: Any,
-        props: Properties,
-        base_of: Callable[[Properties], dict[str, Any]],
-        announce: Callable[[str], None],
-    ) -> tuple[str, dict[str, str]]:
+    def parse_id(self, text: str | None) -> ServiceConnectId | None:
+        return ServiceConnectId.parse(text)
+
+    def unchanged(
+        self, request: Request, props: Properties, me: ServiceConnectId
+    ) -> Result | None:
+        return None  # no cheaper answer: the full path reuses the revision, with no write
+
+    def prepare(self, request: Request, props: Properties) -> Plan:
         inert = inert_properties(request.properties)
         if inert:
             logger.warning(
@@ -267,23 +259,22 @@ class ServiceConnectMode:
                 extra={"inert": inert},
             )
         me = ServiceConnectId.of(request.account, request.stack_id, request.logical_id)
-        owner: Owner = request.owner
+        owner = request.owner
         # Reads at once: what the decision needs, before any write.
         cloud_map = parallel.start(self._cloud_map, props)
-        base = parallel.start(base_of, props)
-        revisions = parallel.start(self.find_revisions, owner, me.holder())
+        base = parallel.start(read_base, self.ecs, props)
+        revisions = parallel.start(
+            revisions_in_ecs, self.tagging, self.ecs, owner, me.revision_holder()
+        )
         parallel.settle((cloud_map, base, revisions))
         found_namespace, service_name = cloud_map.result()
         described = base.result()
-        held = held_revisions(revisions.result())
+        held, sequence = held_revisions(revisions.result())
         wiring = self._wiring(props, described, found_namespace, service_name)
         self._check_discovery_name(wiring)
         inline = not isinstance(props.task_definition, str)
         family = sc_family(props, str(described.get("family") or f"{service_name}-sc"), inline)
-        sequence = (held[0].sequence + 1) if held else 1
-        ecs_tags = {t["key"]: t["value"] for t in described.get("tags") or []}
-        ecs_tags.update(dict(props.tags))
-        ecs_tags.update(owner.revision_tags(me.holder()))
+        base_tags = {t["key"]: t["value"] for t in described.get("tags") or []}
         content = derive(
             described,
             props,
@@ -291,12 +282,22 @@ class ServiceConnectMode:
             port=wiring.served,
             port_name=wiring.port_name,
             app_protocol=wiring.app_protocol,
-            tags=[{"key": k, "value": v} for k, v in ecs_tags.items()],
+            tags=ecs_tags(base_tags, dict(props.tags), owner.revision_tags(me.revision_holder())),
         )
         digest = ecs_model.digest(content)
-        announce(str(me))
-        chosen = self._revision(content, digest, sequence, held)
-        return str(me), self._data(chosen, wiring)
+        recorded = {TAG_DIGEST: digest, TAG_SEQUENCE: str(sequence)}
+        content["tags"] = [*content["tags"], *ecs_tags(recorded)]
+        return Plan(me, content, digest, held, sequence, wiring)
+
+    def claim(self, request: Request, plan: Plan) -> None:
+        """Nothing to claim: the id's revisions carry its owner, and the discovery name was
+        checked with the reads."""
+
+    def write(self, request: Request, plan: Plan, chosen: Chosen, undo: Undo) -> Chosen:
+        """Records the order: a rollback to an earlier revision makes it the newest again."""
+        if not chosen.registered and chosen.revision != plan.held[0]:
+            self.ecs.tag(request.arn(chosen.revision), {TAG_SEQUENCE: str(plan.sequence)})
+        return chosen
 
     def _cloud_map(self, props: Properties) -> tuple[Namespace, str]:
         """The namespace to connect in, and the Cloud Map service name the defaults use."""
@@ -366,44 +367,14 @@ class ServiceConnectMode:
             "answering DNS clients): choose another DiscoveryName",
         )
 
-    def _revision(
-        self, content: dict[str, Any], digest: str, sequence: int, held: list[Held]
-    ) -> Chosen:
-        """Reuse a revision with this content (redelivery, rollback) or register one; then keep
-        the current one and the one it replaced ACTIVE."""
-        family = str(content["family"])
-        same = next((h for h in held if (h.family, h.digest) == (family, digest)), None)
-        if same is None:
-            registered = self.ecs.register(
-                {
-                    **content,
-                    "tags": [
-                        *content["tags"],
-                        {"key": TAG_DIGEST, "value": digest},
-                        {"key": TAG_SEQUENCE, "value": str(sequence)},
-                    ],
-                }
-            )
-            current = Held(str(registered["taskDefinitionArn"]), digest, sequence)
-        elif held and same != held[0]:
-            # A rollback to an earlier revision: it becomes the newest again.
-            self.ecs.tag(same.arn, {TAG_SEQUENCE: str(sequence)})
-            current = same._replace(sequence=sequence)
-        else:
-            current = same
-        ordered = [current, *[h for h in held if h.arn != current.arn]]
-        for old in ordered[ACTIVE_REVISIONS:]:
-            self.ecs.deregister(old.arn)
-        return Chosen(current.arn, current.family, current.number)
-
-    @staticmethod
-    def _data(chosen: Chosen, wiring: Wiring) -> dict[str, str]:
+    def data(self, request: Request, plan: Plan, revision: Revision) -> dict[str, str]:
+        wiring = plan.wiring
         scheme = "" if not wiring.app_protocol else "http://"
         return {
             "Mode": "ServiceConnect",
-            "TaskDefinitionArn": chosen.arn,
-            "TaskDefinitionFamily": chosen.family,
-            "TaskDefinitionRevision": str(chosen.number),
+            "TaskDefinitionArn": request.arn(revision),
+            "TaskDefinitionFamily": revision.family,
+            "TaskDefinitionRevision": str(revision.number),
             "PortName": wiring.port_name,
             "AppProtocol": wiring.app_protocol,
             "DiscoveryName": wiring.discovery_name,
@@ -415,10 +386,17 @@ class ServiceConnectMode:
             "VirtualServiceName": wiring.dns_name,
         }
 
-    def delete(self, me: ServiceConnectId, owner: Owner) -> None:
-        """This id's revisions, and nothing else (found from ECS alone)."""
-        found = self.find_revisions(owner, me.holder())
-        deregistrations = [parallel.start(self.ecs.deregister, arn) for arn in sorted(found)]
-        parallel.settle(deregistrations)
-        for deregistration in deregistrations:
-            deregistration.result()
+    def start_delete(self, request: Request, me: ServiceConnectId) -> NothingElse:
+        return NothingElse()
+
+
+class NothingElse:
+    """A Delete in this mode: this id's revisions (found from ECS alone), and nothing else."""
+
+    reads: tuple[Future[Any] | None, ...] = ()
+
+    def revisions(self) -> set[str] | None:
+        return set()
+
+    def finish(self) -> None:
+        pass
