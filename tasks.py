@@ -4,6 +4,8 @@
     python3 tasks.py local [EVENT.json ...]   run the resource locally (no AWS account)
     python3 tasks.py test                     linters, type checks and the whole test suite
     python3 tasks.py bench                    benchmarks (figures, not pass/fail)
+    python3 tasks.py plan PROPERTIES.json --task-definition TD.json [--full]
+                                              what the properties would make (no AWS call)
 
 Each first makes .venv (once, and again when requirements-dev.txt changes) and installs the
 pinned requirements into it, then runs inside it.
@@ -68,7 +70,11 @@ def bench(args: list[str]) -> int:
     return run(str(PYTHON), "-m", "bench", *args)
 
 
-COMMANDS = {"local": local, "test": test, "bench": bench}
+def plan(args: list[str]) -> int:
+    return run(str(PYTHON), "scripts/plan.py", *args)
+
+
+COMMANDS = {"local": local, "test": test, "bench": bench, "plan": plan}
 
 
 def main() -> int:
