@@ -3,7 +3,10 @@
 
     python3 tasks.py local [EVENT.json ...]   run the resource locally (no AWS account)
     python3 tasks.py test                     linters, type checks and the whole test suite
+    python3 tasks.py test --quick             linters, type checks and the pure tests (seconds)
     python3 tasks.py bench                    benchmarks (figures, not pass/fail)
+    python3 tasks.py plan PROPERTIES.json --task-definition TD.json [--full]
+                                              what the properties would make (no AWS call)
 
 Each first makes .venv (once, and again when requirements-dev.txt changes) and installs the
 pinned requirements into it, then runs inside it.
@@ -56,19 +59,30 @@ def local(args: list[str]) -> int:
     return run(str(PYTHON), "scripts/local_run.py", *args)
 
 
+# The quick tier: the pure tests (no emulator, no process started), after the same linters and
+# type checks; mypy is incremental, so only its first run on a machine takes long.
+QUICK_TESTS = ("tests/unit",)
+
+
 def test(args: list[str]) -> int:
+    quick = "--quick" in args
+    args = [a for a in args if a != "--quick"]
     for step in (("ruff", "check", "."), ("mypy",)):
         code = run(str(BIN / step[0]), *step[1:])
         if code:
             return code
-    return run(str(PYTHON), "-m", "pytest", *args)
+    return run(str(PYTHON), "-m", "pytest", *(QUICK_TESTS if quick else ()), *args)
 
 
 def bench(args: list[str]) -> int:
     return run(str(PYTHON), "-m", "bench", *args)
 
 
-COMMANDS = {"local": local, "test": test, "bench": bench}
+def plan(args: list[str]) -> int:
+    return run(str(PYTHON), "scripts/plan.py", *args)
+
+
+COMMANDS = {"local": local, "test": test, "bench": bench, "plan": plan}
 
 
 def main() -> int:

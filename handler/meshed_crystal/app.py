@@ -13,9 +13,11 @@ from . import actions, observability, retry
 from .actions import DEFAULT_ENVOY_IMAGE, Provider, Request, allowed_meshes, appmesh_retired
 from .logs import configure_logging
 from .protocol import RESPONSE_MARGIN_S, Resource, put_response
+from .version import __version__
 
 logger = Logger(service=observability.SERVICE)
 configure_logging(logger)
+logger.info("MeshedCrystal function starting", extra={"version": __version__})
 provider = Provider(
     envoy_image=os.environ.get("ENVOY_IMAGE") or DEFAULT_ENVOY_IMAGE,
     allowed_meshes=allowed_meshes(os.environ.get("ALLOWED_MESHES", "*")),

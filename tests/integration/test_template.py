@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -463,14 +464,44 @@ def test_serverless_repo_metadata(sam: Template) -> None:
     assert app["LicenseUrl"] == "LICENSE"
     assert app["ReadmeUrl"] == "README.md"
     assert re.fullmatch(r"\d+\.\d+\.\d+", app["SemanticVersion"])
-    for key in ("HomePageUrl", "SourceCodeUrl"):
-        assert re.fullmatch(r"https://[^\s/]+/\S+", app[key]), key
+    # `sam package` uploads these local files; `sam publish` refuses a template without them.
+    for key in ("LicenseUrl", "ReadmeUrl"):
+        assert (ROOT / app[key]).is_file(), key
     assert app["Labels"]
     assert app["Description"]
     assert app["Author"]
     license_text = (ROOT / "LICENSE").read_text(encoding="utf-8")
     assert "Apache License" in license_text
     assert "Version 2.0, January 2004" in license_text
+
+
+def test_one_version_logged_at_cold_start_and_carried_by_the_sar_metadata(sam: Template) -> None:
+    from meshed_crystal.version import __version__
+
+    app = sam["Metadata"]["AWS::ServerlessRepo::Application"]
+    assert str(app["SemanticVersion"]) == __version__
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert "version" not in project  # dynamic: read from meshed_crystal.version
+    assert project["dynamic"] == ["version"]
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f"## [{__version__}]" in changelog
+    source = (ROOT / "handler" / "meshed_crystal" / "app.py").read_text(encoding="utf-8")
+    assert source.count("__version__") == 2  # its import, and the cold start's log line
+
+
+def test_repository_urls_come_from_one_setting(sam: Template) -> None:
+    """pyproject.toml's [project.urls] is the one place: the SAR metadata carries exactly what is
+    set there, and nothing while it is unset (never a made-up address)."""
+    app = sam["Metadata"]["AWS::ServerlessRepo::Application"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    urls = project.get("urls", {})
+    assert app.get("HomePageUrl") == urls.get("Homepage")
+    assert app.get("SourceCodeUrl") == urls.get("Source")
+    for url in (app.get("HomePageUrl"), app.get("SourceCodeUrl")):
+        if url is not None:
+            assert re.fullmatch(r"https://[^\s/]+/\S+", url)
+            assert "example" not in url
+            assert "<" not in url
 
 
 # --- examples --------------------------------------------------------------------------------

@@ -1,0 +1,413 @@
+"""See what a Custom::MeshedCrystal would make, before deploying it, without any AWS call.
+
+    python3 tasks.py plan PROPERTIES.json --task-definition TD.json [--full]
+
+PROPERTIES.json: the resource's properties in CloudFormation's form (every scalar a string), or
+a whole CloudFormation event (its ``ResourceProperties``, ``StackId`` and ``LogicalResourceId``
+are used), e.g. ``events/create.json``. TD.json: the application's own task definition, as
+``RegisterTaskDefinition`` input, as ``DescribeTaskDefinition`` output (``{"taskDefinition":
+...}``) or as the ``Properties`` of an ``AWS::ECS::TaskDefinition``; not needed when the
+``TaskDefinition`` property is inline.
+
+Prints the derived task definition as a unified diff against the application's (whole with
+``--full``), the App Mesh virtual node and service specs (App Mesh mode) or the Service Connect
+wiring (Service Connect mode), and the attributes. What only AWS can tell (account, revision
+number, namespace id) is a placeholder, marked ``*``. The code is the function's own: the
+properties are parsed and the task definition derived by the same modules, so a plan that
+prints is a Create that passes its pure checks; what needs AWS state (the mesh, the namespace,
+a discovery name's owner, names already taken) is checked at deploy time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+REPO = Path(__file__).resolve().parent.parent
+PLACEHOLDER_ACCOUNT = "123456789012"
+PLACEHOLDER_STACK = "arn:aws:cloudformation:{region}:{account}:stack/STACK/00000000-plan"
+PLACEHOLDER_NAMESPACE_ID = "ns-placeholder"
+MARK = "*"
+
+
+class Options(NamedTuple):
+    region: str = "us-east-1"
+    account: str = PLACEHOLDER_ACCOUNT
+    partition: str = "aws"
+    stack_id: str | None = None
+    logical_id: str = "Crystal"
+    cloud_map_names: tuple[str, str] | None = None  # (namespace, service)
+    envoy_image: str | None = None
+    full: bool = False
+    account_given: bool = False
+
+
+class Planned(NamedTuple):
+    mode: str
+    physical_id: str
+    base: dict[str, Any]
+    task_definition: dict[str, Any]
+    specs: dict[str, Any]  # App Mesh: node and service specs; Service Connect: the wiring
+    attributes: dict[str, str]
+    placeholders: dict[str, str]  # attribute -> why it is a placeholder
+    notes: list[str]
+
+
+class PlanError(Exception):
+    """The plan cannot be made: the message says what to give."""
+
+
+class _NoAws:
+    """The plan's AWS clients: any call is a bug of the plan, never a request to AWS."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"the plan makes no AWS call (it tried {name})")
+
+
+def _handler_path() -> None:
+    for path in (str(REPO / "handler"), str(REPO)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+
+
+def read_properties(data: Any) -> tuple[Any, str | None, str | None]:
+    """(properties, stack id, logical id) from a properties object or a whole event."""
+    if isinstance(data, Mapping) and "ResourceProperties" in data:
+        return data["ResourceProperties"], data.get("StackId"), data.get("LogicalResourceId")
+    return data, None, None
+
+
+def read_base(data: Any) -> dict[str, Any]:
+    """The application's task definition as a RegisterTaskDefinition request."""
+    _handler_path()
+    from meshed_crystal import ecs_model
+
+    if not isinstance(data, Mapping):
+        raise PlanError("the task definition file holds no JSON object")
+    if "taskDefinition" in data:  # DescribeTaskDefinition output
+        return ecs_model.register_request_from_described(data["taskDefinition"], data.get("tags"))
+    if "ContainerDefinitions" in data:  # an AWS::ECS::TaskDefinition's Properties
+        return ecs_model.cfn_task_definition_to_api(data, "TaskDefinition")
+    return dict(data)
+
+
+def plan(raw: Any, base: Mapping[str, Any] | None, options: Options) -> Planned:
+    """What the properties would make; raises PropertyError (as a Create would) or PlanError."""
+    _handler_path()
+    from meshed_crystal.properties import parse_properties
+
+    props = parse_properties(raw)
+    if base is None:
+        if isinstance(props.task_definition, str):
+            raise PlanError(
+                f"TaskDefinition is '{props.task_definition}', a reference to a task definition "
+                "in ECS: give its content with --task-definition TD.json"
+            )
+        base = props.task_definition
+    if props.cloud_map_service_id is not None:
+        if options.cloud_map_names is None:
+            raise PlanError(
+                f"CloudMapServiceArn names {props.cloud_map_service_id}, whose names only Cloud "
+                "Map knows: give them with --cloud-map-names NAMESPACE SERVICE"
+            )
+        namespace, service = options.cloud_map_names
+    else:
+        namespace = str(props.cloud_map_namespace_name)
+        service = str(props.cloud_map_service_name)
+    if props.mode == "ServiceConnect":
+        return _service_connect(raw, props, dict(base), namespace, service, options)
+    return _app_mesh(raw, props, dict(base), namespace, service, options)
+
+
+def _request(raw: Any, options: Options) -> Any:
+    from meshed_crystal.actions import Request
+
+    return Request(
+        stack_id=options.stack_id
+        or PLACEHOLDER_STACK.format(region=options.region, account=options.account),
+        logical_id=options.logical_id,
+        request_id="plan",
+        properties=raw,
+        partition=options.partition,
+        region=options.region,
+        account=options.account,
+    )
+
+
+def _app_mesh(
+    raw: Any, props: Any, base: dict[str, Any], namespace: str, service: str, options: Options
+) -> Planned:
+    # The function's own decision (actions.Provider._plan, which calls taskdef.derive and
+    # mesh_spec), given what its reads would have found; its AWS clients refuse any call.
+    from meshed_crystal.actions import DEFAULT_ENVOY_IMAGE, Found, Provider
+    from meshed_crystal.adapters.appmesh import AppMesh
+    from meshed_crystal.adapters.cloudformation import CloudFormation
+    from meshed_crystal.adapters.cloudmap import CloudMap
+    from meshed_crystal.adapters.ecs import Ecs
+    from meshed_crystal.adapters.tagging import Tagging
+    from meshed_crystal.identity import Revision, mesh_arn
+
+    provider = Provider(
+        appmesh=AppMesh(_NoAws()),
+        ecs=Ecs(_NoAws()),
+        cloudmap=CloudMap(_NoAws()),
+        cloudformation=CloudFormation(_NoAws()),
+        tagging=Tagging(_NoAws()),
+        envoy_image=options.envoy_image or DEFAULT_ENVOY_IMAGE,
+    )
+    request = _request(raw, options)
+    owner = props.mesh_owner or options.account
+    found = Found(
+        mesh_arn=mesh_arn(options.partition, options.region, owner, props.mesh_name),
+        mesh_owner=owner,
+        namespace=namespace,
+        cloud_map_service=service,
+        base=base,
+        node_name=props.virtual_node_name or service,
+        service_name=props.virtual_service_name or f"{service}.{namespace}",
+        node=None,
+        node_tags=None,
+        service=None,
+        service_tags=None,
+    )
+    decided = provider._plan(request, props, found)
+    provider._check_response_size(request, decided)
+    revision = Revision(str(decided.task_definition["family"]), 1, decided.digest)
+    attributes = provider._data(request, decided, revision)
+    placeholders = _revision_placeholders()
+    if not options.account_given:
+        for key, value in attributes.items():
+            if options.account in value and key not in placeholders:
+                placeholders[key] = "the account (--account)"
+        placeholders[""] = "the account (--account)"
+    return Planned(
+        mode="AppMesh",
+        physical_id=str(decided.id),
+        base=base,
+        task_definition=decided.task_definition,
+        specs={
+            "Virtual node spec": decided.node_spec,
+            "Virtual service spec": decided.service_spec,
+        },
+        attributes=attributes,
+        placeholders=placeholders,
+        notes=[
+            "At deploy time: the mesh exists, the Cloud Map service exists, the node and service "
+            "names are free or this resource's."
+        ],
+    )
+
+
+def _revision_placeholders() -> dict[str, str]:
+    why = "the revision ECS assigns (1 for a new family)"
+    return {"TaskDefinitionArn": why, "TaskDefinitionRevision": why}
+
+
+def _service_connect(
+    raw: Any, props: Any, base: dict[str, Any], namespace_name: str, service: str, options: Options
+) -> Planned:
+    # Only service_connect's pure functions: what ServiceConnectMode reads from AWS (the
+    # namespace) is given or a placeholder here.
+    from meshed_crystal import service_connect as sc
+    from meshed_crystal import taskdef
+    from meshed_crystal.adapters.cloudmap import Namespace
+
+    settings = props.service_connect
+    placeholders = _revision_placeholders()
+    namespace_arn_placeholder = (
+        f"arn:{options.partition}:servicediscovery:{options.region}:{options.account}:"
+        f"namespace/{PLACEHOLDER_NAMESPACE_ID}"
+    )
+    if settings.namespace is not None and settings.namespace_is_id:
+        given = str(raw["ServiceConnect"]["Namespace"])
+        namespace = Namespace(settings.namespace, given, f"<name of {settings.namespace}>")
+        placeholders["NamespaceName"] = "the name of the namespace the ARN names (Cloud Map)"
+    else:
+        name = settings.namespace if settings.namespace is not None else namespace_name
+        namespace = Namespace(PLACEHOLDER_NAMESPACE_ID, namespace_arn_placeholder, name)
+        placeholders["NamespaceArn"] = "the namespace's id (Cloud Map)"
+    unmeshed = sc.unmeshed(base)
+    port, protocol = sc.served_port(unmeshed, props)
+    app = taskdef.app_container(unmeshed, props)
+    dns_name = (
+        settings.client_alias_dns_name
+        or props.virtual_service_name
+        or f"{service}.{namespace.name}"
+    )
+    wiring = sc.Wiring(
+        served=port,
+        port_name=settings.port_name
+        or sc.default_name(f"{app.get('name')}-{port}", "ServiceConnect.PortName"),
+        app_protocol=sc.APP_PROTOCOLS[protocol] or "",
+        discovery_name=settings.discovery_name
+        or sc.default_name(f"{service}-sc", "ServiceConnect.DiscoveryName"),
+        dns_name=dns_name,
+        port=settings.client_alias_port or port,
+        namespace=namespace,
+    )
+    if "<name of" in dns_name:
+        for key in ("ClientAliasDnsName", "Endpoint", "VirtualServiceName"):
+            placeholders[key] = "the namespace's name (Cloud Map)"
+    me = sc.ServiceConnectId.of(
+        options.account, _request(raw, options).stack_id, options.logical_id
+    )
+    inline = not isinstance(props.task_definition, str)
+    family = sc.sc_family(props, str(base.get("family") or f"{service}-sc"), inline)
+    ecs_tags = {t["key"]: t["value"] for t in base.get("tags") or []}
+    ecs_tags.update(dict(props.tags))
+    ecs_tags.update(_request(raw, options).owner.revision_tags(me.holder()))
+    content = sc.derive(
+        base,
+        props,
+        family=family,
+        port=wiring.served,
+        port_name=wiring.port_name,
+        app_protocol=wiring.app_protocol,
+        tags=[{"key": k, "value": v} for k, v in ecs_tags.items()],
+    )
+    arn = (
+        f"arn:{options.partition}:ecs:{options.region}:{options.account}:task-definition/{family}:1"
+    )
+    attributes = sc.ServiceConnectMode._data(sc.Chosen(arn, family, 1), wiring)
+    if not options.account_given:
+        for key, value in attributes.items():
+            if options.account in value and key not in placeholders:
+                placeholders[key] = "the account (--account)"
+        placeholders[""] = "the account (--account)"
+    notes = []
+    inert = sc.inert_properties(raw)
+    if inert:
+        notes.append("Inert in ServiceConnect mode (validated, not used): " + ", ".join(inert))
+    notes.append(
+        f"At deploy time: the namespace exists; the discovery name '{wiring.discovery_name}' is "
+        "not a Cloud Map service that Service Connect did not create."
+    )
+    return Planned(
+        mode="ServiceConnect",
+        physical_id=str(me),
+        base=base,
+        task_definition=content,
+        specs={
+            "ServiceConnectConfiguration (the ECS service's)": {
+                "Enabled": True,
+                "Namespace": namespace.arn,
+                "Services": [
+                    {
+                        "PortName": wiring.port_name,
+                        "DiscoveryName": wiring.discovery_name,
+                        "ClientAliases": [{"DnsName": wiring.dns_name, "Port": wiring.port}],
+                    }
+                ],
+            }
+        },
+        attributes=attributes,
+        placeholders=placeholders,
+        notes=notes,
+    )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True)
+
+
+def render(planned: Planned, *, full: bool, base_name: str = "application") -> str:
+    lines = [
+        f"Mode: {planned.mode} (no AWS call was made; {MARK} marks a placeholder)",
+        f"PhysicalResourceId: {planned.physical_id}"
+        + (f"  {MARK} {planned.placeholders['']}" if "" in planned.placeholders else ""),
+        "",
+        f"== Task definition: family {planned.task_definition.get('family')}, derived from "
+        f"{planned.base.get('family') or 'the inline definition'} ==",
+    ]
+    if full:
+        lines.append(_json(planned.task_definition))
+    else:
+        lines.extend(
+            line.rstrip("\n")
+            for line in difflib.unified_diff(
+                _json(planned.base).splitlines(),
+                _json(planned.task_definition).splitlines(),
+                fromfile=base_name,
+                tofile="derived",
+                lineterm="",
+                n=2,
+            )
+        )
+    for title, spec in planned.specs.items():
+        lines += ["", f"== {title} ==", _json(spec)]
+    lines += ["", "== Attributes (Fn::GetAtt) =="]
+    width = max(map(len, planned.attributes))
+    for key, value in planned.attributes.items():
+        why = planned.placeholders.get(key)
+        mark = f"  {MARK} {why}" if why else ""
+        lines.append(f"{key:<{width}} = {value}{mark}")
+    if planned.notes:
+        lines += ["", *planned.notes]
+    return "\n".join(lines)
+
+
+def _load(path: str, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise PlanError(f"{what} {path}: {error.strerror}") from error
+    except json.JSONDecodeError as error:
+        raise PlanError(f"{what} {path} is not JSON: {error}") from error
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python3 tasks.py plan",
+        description="What a Custom::MeshedCrystal would make, without any AWS call.",
+    )
+    parser.add_argument("properties", help="ResourceProperties JSON, or a CloudFormation event")
+    parser.add_argument("--task-definition", help="the application's task definition (JSON)")
+    parser.add_argument("--full", action="store_true", help="the whole derived task definition")
+    parser.add_argument("--region", default="us-east-1", help="the function's region")
+    parser.add_argument("--account", help=f"the account (default: {PLACEHOLDER_ACCOUNT}, marked)")
+    parser.add_argument("--logical-id", help="the resource's logical id (default: the event's)")
+    parser.add_argument(
+        "--cloud-map-names",
+        nargs=2,
+        metavar=("NAMESPACE", "SERVICE"),
+        help="the names of CloudMapServiceArn's service (only Cloud Map knows them)",
+    )
+    parser.add_argument("--envoy-image", help="the provider's EnvoyImage parameter")
+    args = parser.parse_args(argv)
+    _handler_path()
+    from meshed_crystal.errors import MeshedCrystalError
+
+    try:
+        raw, stack_id, logical_id = read_properties(_load(args.properties, "properties file"))
+        base = None
+        if args.task_definition:
+            base = read_base(_load(args.task_definition, "task definition file"))
+        account = args.account or (
+            stack_id.split(":")[4] if stack_id and stack_id.count(":") >= 5 else None
+        )
+        options = Options(
+            region=args.region,
+            account=account or PLACEHOLDER_ACCOUNT,
+            stack_id=stack_id,
+            logical_id=args.logical_id or logical_id or "Crystal",
+            cloud_map_names=tuple(args.cloud_map_names) if args.cloud_map_names else None,
+            envoy_image=args.envoy_image,
+            full=args.full,
+            account_given=args.account is not None,
+        )
+        planned = plan(raw, base, options)
+    except (PlanError, MeshedCrystalError) as error:
+        print(f"plan: {error}", file=sys.stderr)
+        return 1
+    base_name = f"application ({Path(args.task_definition).name})" if base else "application"
+    print(render(planned, full=args.full, base_name=base_name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
