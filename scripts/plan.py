@@ -142,23 +142,24 @@ def _request(raw: Any, options: Options) -> Any:
 def _app_mesh(
     raw: Any, props: Any, base: dict[str, Any], namespace: str, service: str, options: Options
 ) -> Planned:
-    # The function's own decision (actions.Provider._plan, which calls taskdef.derive and
+    # The function's own decision (AppMeshMode._plan, which calls taskdef.derive and
     # mesh_spec), given what its reads would have found; its AWS clients refuse any call.
-    from meshed_crystal.actions import DEFAULT_ENVOY_IMAGE, Found, Provider
+    from meshed_crystal.actions import DEFAULT_ENVOY_IMAGE
     from meshed_crystal.adapters.appmesh import AppMesh
     from meshed_crystal.adapters.cloudformation import CloudFormation
     from meshed_crystal.adapters.cloudmap import CloudMap
     from meshed_crystal.adapters.ecs import Ecs
-    from meshed_crystal.adapters.tagging import Tagging
+    from meshed_crystal.appmesh_mode import AppMeshMode, Found
     from meshed_crystal.identity import Revision, mesh_arn
 
-    provider = Provider(
+    mode = AppMeshMode(
         appmesh=AppMesh(_NoAws()),
         ecs=Ecs(_NoAws()),
         cloudmap=CloudMap(_NoAws()),
         cloudformation=CloudFormation(_NoAws()),
-        tagging=Tagging(_NoAws()),
         envoy_image=options.envoy_image or DEFAULT_ENVOY_IMAGE,
+        allowed_meshes=None,
+        retired="auto",
     )
     request = _request(raw, options)
     owner = props.mesh_owner or options.account
@@ -175,10 +176,10 @@ def _app_mesh(
         service=None,
         service_tags=None,
     )
-    decided = provider._plan(request, props, found)
-    provider._check_response_size(request, decided)
+    decided = mode._plan(request, props, found)
+    mode._check_response_size(request, decided)
     revision = Revision(str(decided.task_definition["family"]), 1, decided.digest)
-    attributes = provider._data(request, decided, revision)
+    attributes = mode.data(request, decided, revision)
     placeholders = _revision_placeholders()
     if not options.account_given:
         for key, value in attributes.items():
@@ -216,6 +217,7 @@ def _service_connect(
     from meshed_crystal import service_connect as sc
     from meshed_crystal import taskdef
     from meshed_crystal.adapters.cloudmap import Namespace
+    from meshed_crystal.identity import Revision
 
     settings = props.service_connect
     placeholders = _revision_placeholders()
@@ -260,7 +262,7 @@ def _service_connect(
     family = sc.sc_family(props, str(base.get("family") or f"{service}-sc"), inline)
     ecs_tags = {t["key"]: t["value"] for t in base.get("tags") or []}
     ecs_tags.update(dict(props.tags))
-    ecs_tags.update(_request(raw, options).owner.revision_tags(me.holder()))
+    ecs_tags.update(_request(raw, options).owner.revision_tags(me.revision_holder()))
     content = sc.derive(
         base,
         props,
@@ -270,10 +272,9 @@ def _service_connect(
         app_protocol=wiring.app_protocol,
         tags=[{"key": k, "value": v} for k, v in ecs_tags.items()],
     )
-    arn = (
-        f"arn:{options.partition}:ecs:{options.region}:{options.account}:task-definition/{family}:1"
-    )
-    attributes = sc.ServiceConnectMode._data(sc.Chosen(arn, family, 1), wiring)
+    revision = Revision(family, 1, "")
+    plan = sc.Plan(id=me, task_definition=content, digest="", held=[], sequence=1, wiring=wiring)
+    attributes = sc.attributes(_request(raw, options), plan, revision)
     if not options.account_given:
         for key, value in attributes.items():
             if options.account in value and key not in placeholders:

@@ -368,23 +368,7 @@ class ServiceConnectMode:
         )
 
     def data(self, request: Request, plan: Plan, revision: Revision) -> dict[str, str]:
-        wiring = plan.wiring
-        scheme = "" if not wiring.app_protocol else "http://"
-        return {
-            "Mode": "ServiceConnect",
-            "TaskDefinitionArn": request.arn(revision),
-            "TaskDefinitionFamily": revision.family,
-            "TaskDefinitionRevision": str(revision.number),
-            "PortName": wiring.port_name,
-            "AppProtocol": wiring.app_protocol,
-            "DiscoveryName": wiring.discovery_name,
-            "ClientAliasDnsName": wiring.dns_name,
-            "ClientAliasPort": str(wiring.port),
-            "NamespaceArn": wiring.namespace.arn,
-            "NamespaceName": wiring.namespace.name,
-            "Endpoint": f"{scheme}{wiring.dns_name}:{wiring.port}",
-            "VirtualServiceName": wiring.dns_name,
-        }
+        return attributes(request, plan, revision)
 
     def start_delete(self, request: Request, me: ServiceConnectId) -> NothingElse:
         return NothingElse()
@@ -400,3 +384,24 @@ class NothingElse:
 
     def finish(self) -> None:
         pass
+
+
+def attributes(request: Request, plan: Plan, revision: Revision) -> dict[str, str]:
+    """The Fn::GetAtt attributes of this mode (DESIGN §8), all flat strings."""
+    wiring = plan.wiring
+    scheme = "" if not wiring.app_protocol else "http://"
+    return {
+        "Mode": "ServiceConnect",
+        "TaskDefinitionArn": request.arn(revision),
+        "TaskDefinitionFamily": revision.family,
+        "TaskDefinitionRevision": str(revision.number),
+        "PortName": wiring.port_name,
+        "AppProtocol": wiring.app_protocol,
+        "DiscoveryName": wiring.discovery_name,
+        "ClientAliasDnsName": wiring.dns_name,
+        "ClientAliasPort": str(wiring.port),
+        "NamespaceArn": wiring.namespace.arn,
+        "NamespaceName": wiring.namespace.name,
+        "Endpoint": f"{scheme}{wiring.dns_name}:{wiring.port}",
+        "VirtualServiceName": wiring.dns_name,
+    }
