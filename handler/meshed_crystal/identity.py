@@ -21,6 +21,7 @@ PREFIX = "meshed-crystal"
 TAG_STACK = f"{PREFIX}:stack-id"
 TAG_LOGICAL = f"{PREFIX}:logical-id"
 TAG_REVISIONS = f"{PREFIX}:revisions"
+TAG_FAMILY = f"{PREFIX}:family"
 # The Envoy image of the current revision: an Update with unchanged properties still derives
 # a new revision when the provider's default image was bumped since.
 TAG_ENVOY_IMAGE = f"{PREFIX}:envoy-image"
@@ -116,27 +117,38 @@ class Revision(NamedTuple):
 
 
 def parse_revisions(tags: dict[str, str]) -> list[Revision]:
-    """The ACTIVE proxied revisions a node holds, newest first."""
+    """The ACTIVE proxied revisions a node holds, newest first.
+
+    An item is ``<number>=<digest>`` in the family of TAG_FAMILY, or ``<family>:<number>=<digest>``
+    (another family, and every item written before TAG_FAMILY existed).
+    """
+    current_family = tags.get(TAG_FAMILY, "")
     revisions = []
     for item in tags.get(TAG_REVISIONS, "").split():
         name, _, digest = item.partition("=")
         family, _, number = name.rpartition(":")
+        family = family or current_family
         if family and number.isdigit():
             revisions.append(Revision(family, int(number), digest))
     return revisions
 
 
 def revision_tags(revisions: list[Revision]) -> dict[str, str]:
-    # A tag value holds MAX_TAG_VALUE characters: the current revision always fits (a family is
-    # at most 255 characters only in theory); the previous one is kept when it fits.
+    """The node's record of its revisions, newest first, in two tag values of at most
+    MAX_TAG_VALUE characters: the family of the newest in TAG_FAMILY (a family is at most 255
+    characters), and each revision as ``<number>=<digest>`` (its family only when another), so a
+    255-character family keeps both the current revision and the one a rollback returns to."""
+    family = revisions[0].family if revisions else ""
     value = ""
     for r in revisions:
-        item = f"{r.family}:{r.number}={r.digest}"
+        item = f"{r.number}={r.digest}"
+        if r.family != family:
+            item = f"{r.family}:{item}"
         candidate = f"{value} {item}".strip()
         if len(candidate) > MAX_TAG_VALUE:
             break
         value = candidate
-    return {TAG_REVISIONS: value}
+    return {TAG_FAMILY: family, TAG_REVISIONS: value}
 
 
 def served_services(tags: dict[str, str]) -> list[str]:

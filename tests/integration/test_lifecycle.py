@@ -7,6 +7,8 @@ raised by the emulator itself (tests/support/faults.py), never by mocking the ha
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import pytest
 
@@ -250,3 +252,28 @@ def test_after_several_updates_only_the_current_and_previous_revisions_are_activ
     assert back["TaskDefinitionArn"] == arns[-2]
     assert len(all_revisions()) == len(arns)
     assert sorted(aws_state.active_revisions(FAMILY)) == sorted(arns[-2:])
+
+
+@pytest.mark.parametrize("length", [109, 200, 255])
+def test_a_long_family_keeps_its_rollback_revision_and_leaks_nothing(
+    cfn: CloudFormation, platform: Platform, length: int
+) -> None:
+    # A Family ECS accepts (up to 255 characters) once overflowed the node's record of its
+    # revisions (tag values hold 256): rollbacks lost the previous revision, and old ones stayed
+    family = "f" * length
+
+    def props(level: str) -> dict[str, Any]:
+        return workshop(platform, Family=family, Envoy={"LogLevel": level})
+
+    arns = [ok(fast(cfn).create(LOGICAL, props("info")))["TaskDefinitionArn"]]
+    for level in ("debug", "warning"):
+        arns.append(ok(cfn.update(LOGICAL, props(level)))["TaskDefinitionArn"])
+    # Only the current and the previous revisions are ACTIVE
+    assert sorted(aws_state.active_revisions(family)) == sorted(arns[-2:])
+    # A rollback gets exactly the previous revision back, registering nothing
+    back = ok(cfn.update(LOGICAL, props("debug"), old_properties=props("warning")))
+    assert back["TaskDefinitionArn"] == arns[-2]
+    assert len(all_revisions(family)) == len(arns)
+    # And the stack's Delete leaves nothing ACTIVE
+    ok(cfn.delete(LOGICAL))
+    assert aws_state.active_revisions(family) == []
