@@ -78,6 +78,23 @@ def event_properties(name: str) -> dict[str, Any]:
     return {k: v for k, v in props.items() if k not in CFN_OWN_KEYS}
 
 
+# The resource's two modes (DESIGN §1 and §8): events/create.json's properties, and the same
+# properties switched to Service Connect (the one line a migration adds).
+APP_MESH = "App Mesh"
+SERVICE_CONNECT = "Service Connect"
+MODES = (APP_MESH, SERVICE_CONNECT)
+
+
+def mode_properties(mode: str, name: str = "create.json") -> dict[str, Any]:
+    """A saved event's properties in ``mode``: as saved, or with ``Mode: ServiceConnect``."""
+    props = event_properties(name)
+    if mode == SERVICE_CONNECT:
+        props["Mode"] = "ServiceConnect"
+    elif mode != APP_MESH:
+        raise ValueError(f"unknown mode {mode!r}")
+    return props
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 

@@ -2,7 +2,9 @@
 
 ``python -m bench.latency ENDPOINT_URL OUT.json REPS`` (run by ``python -m bench``). For each
 repetition, on a freshly reset emulator with the workshop platform: Create, in-place Update,
-no-op Update and Delete through the real entry point (``meshed_crystal.app.lambda_handler``,
+no-op Update and Delete of an App Mesh-mode resource, then Create, no-op Update and Delete of a
+Service Connect-mode one (the same properties plus ``Mode: ServiceConnect``), through the real
+entry point (``meshed_crystal.app.lambda_handler``,
 response PUT to a local HTTPS endpoint included). Then, on a freshly reset emulator again, the
 floor: the very same AWS calls (operation and parameters, recorded with botocore's hooks) made
 directly with boto3 clients, and the same response body PUT. Repetition 0 warms both up and is
@@ -20,18 +22,28 @@ from typing import Any, SupportsIndex
 from bench.calls import Call, CallRecorder, replay
 from bench.common import (
     REGION,
+    SERVICE_CONNECT,
     TIMEOUT_MS,
     Silenced,
     apply_environment,
     aws_environment,
     event_properties,
+    mode_properties,
     use_repo_paths,
     write_json,
 )
 from bench.put import put
 
-EVENTS = ("Create", "Update (in place)", "Update (no-op)", "Delete")
-SERVICES = ("appmesh", "ecs", "servicediscovery", "cloudformation")
+EVENTS = (
+    "Create",
+    "Update (in place)",
+    "Update (no-op)",
+    "Delete",
+    "SC Create",
+    "SC Update (no-op)",
+    "SC Delete",
+)
+SERVICES = ("appmesh", "ecs", "servicediscovery", "cloudformation", "resourcegroupstaggingapi")
 
 
 class SleepCounter:
@@ -84,6 +96,7 @@ def main(argv: list[str]) -> int:
     sleeps.install()
     create_props = event_properties("create.json")
     update_props = event_properties("update.json")
+    sc_props = mode_properties(SERVICE_CONNECT)
     results: dict[str, dict[str, Any]] = {
         name: {"product": [], "floor": [], "sleeps": 0, "sleep_s": 0.0} for name in EVENTS
     }
@@ -110,6 +123,9 @@ def main(argv: list[str]) -> int:
                 lambda c: c.update("Crystal", update_props, remaining_ms=TIMEOUT_MS),
                 lambda c: c.update("Crystal", update_props, remaining_ms=TIMEOUT_MS),
                 lambda c: c.delete("Crystal", remaining_ms=TIMEOUT_MS),
+                lambda c: c.create("CrystalSC", sc_props, remaining_ms=TIMEOUT_MS),
+                lambda c: c.update("CrystalSC", sc_props, remaining_ms=TIMEOUT_MS),
+                lambda c: c.delete("CrystalSC", remaining_ms=TIMEOUT_MS),
             ]
             recorded: list[tuple[list[Call], dict[str, Any]]] = []
             for name, step in zip(EVENTS, steps, strict=True):
