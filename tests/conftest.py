@@ -15,7 +15,7 @@ from meshed_crystal import app
 from meshed_crystal.actions import Provider
 from moto import mock_aws
 
-from tests.support import moto_appmesh, moto_cloudformation, moto_service_connect
+from tests.support import moto_appmesh, moto_cloudformation, moto_ecs_rules, moto_service_connect
 from tests.support.appmesh_gone import AppMeshGone
 from tests.support.appmesh_gone import appmesh_gone as appmesh_gone_context
 from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
@@ -56,6 +56,7 @@ def platform(aws_env: None) -> Iterator[Platform]:
     """moto in-process with App Mesh and ECS Service Connect extended, holding the platform."""
     moto_appmesh.install()
     moto_service_connect.install()
+    moto_ecs_rules.install()
     with mock_aws():
         session = boto3.Session(botocore_session=_BOTOCORE, region_name=REGION)
         yield build_workshop_platform(session)

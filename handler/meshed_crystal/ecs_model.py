@@ -23,10 +23,11 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, cast
 
-from .errors import PropertyError
-from .scalars import suggestion
+from .errors import Collector, PropertyError, excerpt
+from .scalars import as_bool, suggestion
 from .shapes import pruned
 
 if TYPE_CHECKING:
@@ -181,16 +182,29 @@ def _structure(
         raise PropertyError(path, f"{_show(value)} is not an object")
     result: dict[str, Any] = {}
     given_as: dict[str, str] = {}
+    found = Collector()  # every mistake of the object, not only the first
     for key, item in value.items():
-        member = _member_for(key, shape, _join(path, key), dialect)
+        member = found.run(partial(_member_for, key, shape, _join(path, key), dialect), None)
+        if member is None:
+            continue
         if member in given_as:
-            raise PropertyError(_join(path, key), f"duplicate of {given_as[member]}")
+            found.add(_join(path, key), f"duplicate of {given_as[member]}")
+            continue
         given_as[member] = key
         if item is not None:
             member_shape = _members(shape)[member]
-            result[member] = _coerce(item, member_shape, _join(path, key), dialect)
-    _check_required(result, shape, path, dialect, optional)
+            coerced = found.run(
+                partial(_coerce, item, member_shape, _join(path, key), dialect), _INVALID
+            )
+            if coerced is not _INVALID:
+                result[member] = coerced
+    if not found.errors:
+        found.run(partial(_check_required, result, shape, path, dialect, optional), None)
+    found.raise_any()
     return result
+
+
+_INVALID: Final = object()
 
 
 def _member_for(key: Any, shape: Shape, path: str, dialect: _Dialect) -> str:
@@ -241,7 +255,13 @@ def _list(value: Any, shape: Shape, path: str, dialect: _Dialect) -> list[Any]:
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
         raise PropertyError(path, f"{_show(value)} is not a list")
     item_shape = cast("ListShape", shape).member
-    return [_coerce(item, item_shape, f"{path}[{i}]", dialect) for i, item in enumerate(value)]
+    found = Collector()
+    items = [
+        found.run(partial(_coerce, item, item_shape, f"{path}[{i}]", dialect), None)
+        for i, item in enumerate(value)
+    ]
+    found.raise_any()
+    return items
 
 
 def _map(value: Any, shape: Shape, path: str, dialect: _Dialect) -> dict[str, Any]:
@@ -250,10 +270,15 @@ def _map(value: Any, shape: Shape, path: str, dialect: _Dialect) -> dict[str, An
         raise PropertyError(path, f"{_show(value)} is not an object")
     value_shape = cast("MapShape", shape).value
     result: dict[str, Any] = {}
+    found = Collector()
     for key, item in value.items():
         if not isinstance(key, str):
-            raise PropertyError(path, f"{_show(key)} is not a key")
-        result[key] = _coerce(item, value_shape, _join(path, key), dialect)
+            found.add(path, f"{_show(key)} is not a key")
+            continue
+        result[key] = found.run(
+            partial(_coerce, item, value_shape, _join(path, key), dialect), None
+        )
+    found.raise_any()
     return result
 
 
@@ -262,10 +287,14 @@ def _integer(value: Any, shape: Shape, path: str) -> int:
         raise PropertyError(path, f"{_show(value)} is not an integer")
     if isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value):
         raise PropertyError(path, f"{_show(value)} is not an integer")
-    number = int(value)
     low, high = _INTEGER_BOUNDS[shape.type_name]
     low = max(low, shape.metadata.get("min", low))
     high = min(high, shape.metadata.get("max", high))
+    # int() refuses more than 4300 digits; no bound here needs more than 19.
+    if isinstance(value, str) and len(value.lstrip("+-").lstrip("0")) > 20:
+        where = "below the minimum" if value.startswith("-") else "above the maximum"
+        raise PropertyError(path, f"{_show(value)} is {where} {low if value[0] == '-' else high}")
+    number = int(value)
     if number < low:
         raise PropertyError(path, f"{_show(value)} is below the minimum {low}")
     if number > high:
@@ -274,11 +303,8 @@ def _integer(value: Any, shape: Shape, path: str) -> int:
 
 
 def _boolean(value: Any, path: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise PropertyError(path, f"{_show(value)} is not a boolean (true or false)")
+    # The resource's one boolean rule (scalars.as_bool), inline task definitions included.
+    return as_bool(value, path)
 
 
 def _string(value: Any, shape: Shape, path: str, dialect: _Dialect) -> str:
@@ -320,8 +346,11 @@ def _show(value: Any) -> str:
         return "a list"
     if value is None:
         return "null"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(value, bool):
+        return str(value).lower()  # as the template author wrote it, not Python's True
+    if isinstance(value, int | float):
+        return excerpt(value)
+    return f"'{excerpt(value)}'"
 
 
 # --- described task definitions ---------------------------------------------------------------

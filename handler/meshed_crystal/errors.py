@@ -7,18 +7,98 @@ whose Reason is ``str(error)``; anything else is an unexpected bug and is report
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 
 class MeshedCrystalError(Exception):
     """Base class: a failure the resource knows how to explain."""
 
 
-class PropertyError(MeshedCrystalError):
-    """A resource property breaks a rule. Raised before any AWS write."""
+# A Reason holds every mistake that fits: CloudFormation refuses a response body over 4096 bytes,
+# and the rest of the body (ids, stack ARN) takes up to ~1000 of them.
+MAX_REASON_CHARS = 3000
+# How much of a user's value (or key) a message quotes.
+EXCERPT_CHARS = 60
 
-    def __init__(self, path: str, rule: str) -> None:
-        self.path = path
-        self.rule = rule
-        super().__init__(f"{path}: {rule}" if path else rule)
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """A short, printable quotation of a user's value: never the whole of a long one.
+
+    ``str()`` of an integer of more than 4300 digits raises in Python; such a number is described
+    by its size instead.
+    """
+    if isinstance(value, bool) or value is None:
+        text = str(value).lower() if value is not None else "null"
+    elif isinstance(value, int) and value.bit_length() > 200:
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    elif isinstance(value, str | int | float):
+        text = str(value)
+    elif isinstance(value, dict):
+        return "an object"
+    elif isinstance(value, list | tuple):
+        return "a list"
+    else:
+        text = type(value).__name__
+    text = "".join(c if c.isprintable() else "?" for c in text[: limit + 1])
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def format_mistakes(errors: list[tuple[str, str]], limit: int = MAX_REASON_CHARS) -> str:
+    """``path: rule`` for each mistake, as many as fit in ``limit`` characters."""
+    lines = [f"{path}: {rule}" if path else rule for path, rule in errors]
+    if len(lines) == 1:
+        return lines[0] if len(lines[0]) <= limit else lines[0][: limit - 1] + "…"
+    text = f"{len(lines)} mistakes: "
+    for shown, line in enumerate(lines):
+        more = f" ... and {len(lines) - shown} more"
+        piece = ("" if shown == 0 else "; ") + line
+        if len(text) + len(piece) + len(more) > limit:
+            return text + more
+        text += piece
+    return text
+
+
+class PropertyError(MeshedCrystalError):
+    """Resource properties break rules. Raised before any AWS write.
+
+    ``errors`` lists every mistake found, as (path, rule); ``path`` and ``rule`` are the first's.
+    The message (the Reason) lists as many as fit in CloudFormation's response.
+    """
+
+    def __init__(
+        self, path: str, rule: str, *, errors: list[tuple[str, str]] | None = None
+    ) -> None:
+        self.errors: list[tuple[str, str]] = list(errors) if errors else [(path, rule)]
+        self.path, self.rule = self.errors[0]
+        super().__init__(format_mistakes(self.errors))
+
+    @classmethod
+    def of(cls, errors: list[tuple[str, str]]) -> PropertyError:
+        """One error carrying several mistakes (at least one)."""
+        return cls(errors[0][0], errors[0][1], errors=errors)
+
+
+class Collector:
+    """Runs readers and checks, gathering every PropertyError instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[str, str]] = []
+
+    def run(self, step: Callable[[], Any], default: Any) -> Any:
+        """``step()``, or ``default`` when it raised PropertyError (whose mistakes are kept)."""
+        try:
+            return step()
+        except PropertyError as error:
+            self.errors.extend(error.errors)
+            return default
+
+    def add(self, path: str, rule: str) -> None:
+        self.errors.append((path, rule))
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise PropertyError.of(self.errors)
 
 
 class MissingResourceError(MeshedCrystalError):

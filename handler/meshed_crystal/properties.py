@@ -10,10 +10,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, NamedTuple
 
 from . import ecs_model
-from .errors import PropertyError
+from .errors import Collector, PropertyError, excerpt
 from .scalars import (
     as_bool,
     as_enum,
@@ -26,6 +27,7 @@ from .scalars import (
     check_keys,
     fail,
     join,
+    quote,
 )
 
 # CloudFormation's own keys: never the user's, never compared between old and new properties.
@@ -208,38 +210,66 @@ def user_properties(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_properties(raw: Any) -> Properties:
-    props = as_object(raw, "ResourceProperties")
-    props = user_properties(props)
-    check_keys(props, PROPERTY_NAMES, "")
-    mode = "AppMesh" if props.get("Mode") is None else as_enum(props["Mode"], "Mode", MODES)
+    """The properties, or one PropertyError that lists every mistake found (DESIGN §2)."""
+    props = user_properties(as_object(raw, "ResourceProperties"))
+    found = Collector()
+    found.run(lambda: check_keys(props, PROPERTY_NAMES, ""), None)
+
+    def read(key: str, reader: Any, default: Any = None) -> Any:
+        return found.run(lambda: _optional(props, key, reader), default)
+
+    mode = read("Mode", lambda v, p: as_enum(v, p, MODES)) or "AppMesh"
+    no_mesh: tuple[str, str | None, str | None] = ("", None, None)
     if mode == "ServiceConnect" and props.get("MeshName") is None and props.get("MeshArn") is None:
-        mesh_name, mesh_owner, mesh_region = "", None, None  # no mesh in this mode
+        mesh_name, mesh_owner, mesh_region = no_mesh  # no mesh in this mode
     else:
-        mesh_name, mesh_owner, mesh_region = _mesh(props)
-    service_id, namespace_name, service_name = _cloud_map(props)
-    return Properties(
+        mesh_name, mesh_owner, mesh_region = found.run(lambda: _mesh(props), no_mesh)
+    service_id, namespace_name, service_name = found.run(
+        lambda: _cloud_map(props), (None, None, None)
+    )
+    properties = Properties(
         mesh_name=mesh_name,
         mesh_owner=mesh_owner,
         cloud_map_service_id=service_id,
         cloud_map_namespace_name=namespace_name,
         cloud_map_service_name=service_name,
-        cloud_map_attributes=_cloud_map_attributes(props.get("CloudMapAttributes")),
-        task_definition=_task_definition(props),
-        family=_optional(props, "Family", _family),
-        app_container_name=_optional(props, "AppContainerName", as_str),
-        virtual_node_name=_optional(props, "VirtualNodeName", _name),
-        virtual_service_name=_optional(props, "VirtualServiceName", _name),
-        listeners=_optional(props, "Listeners", _listeners),
-        backends=_backends(props.get("Backends")),
-        access_log_path=_access_log(props.get("AccessLogPath")),
-        proxy=_optional(props, "Proxy", _proxy) or ProxySettings(),
-        envoy=_optional(props, "Envoy", _envoy) or EnvoySettings(),
-        xray=_xray(props.get("XRay")),
-        tags=_tags(props.get("Tags")),
+        cloud_map_attributes=found.run(
+            lambda: _cloud_map_attributes(props.get("CloudMapAttributes")), ()
+        ),
+        task_definition=found.run(lambda: _task_definition(props), ""),
+        family=read("Family", _family),
+        app_container_name=read("AppContainerName", _container_name),
+        virtual_node_name=read("VirtualNodeName", _name),
+        virtual_service_name=read("VirtualServiceName", _name),
+        listeners=read("Listeners", _listeners),
+        backends=found.run(lambda: _backends(props.get("Backends")), ()),
+        access_log_path=found.run(lambda: _access_log(props.get("AccessLogPath")), None),
+        proxy=read("Proxy", _proxy) or ProxySettings(),
+        envoy=read("Envoy", _envoy) or EnvoySettings(),
+        xray=found.run(lambda: _xray(props.get("XRay")), XRaySettings()),
+        tags=found.run(lambda: _tags(props.get("Tags")), ()),
         mesh_region=mesh_region,
         mode=mode,
-        service_connect=_service_connect(props.get("ServiceConnect")),
+        service_connect=found.run(
+            lambda: _service_connect(props.get("ServiceConnect")), ServiceConnectSettings()
+        ),
     )
+    found.raise_any()
+    return properties
+
+
+# ECS's rule for a container name (RegisterTaskDefinition's ContainerDefinition.name).
+_CONTAINER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+
+
+def _container_name(value: Any, path: str) -> str:
+    text = as_str(value, path)
+    if not _CONTAINER_NAME.match(text):
+        fail(
+            path,
+            f"{quote(text)} is not a container name (ECS: 1-255 letters, digits, '_' and '-')",
+        )
+    return text
 
 
 def _service_connect(value: Any) -> ServiceConnectSettings:
@@ -247,10 +277,24 @@ def _service_connect(value: Any) -> ServiceConnectSettings:
         return ServiceConnectSettings()
     path = "ServiceConnect"
     item = as_object(value, path, ["PortName", "DiscoveryName", "ClientAlias", "Namespace"])
-    port_name = _optional(item, "PortName", lambda v, _: _port_name(v, join(path, "PortName")))
-    discovery = _optional(
-        item, "DiscoveryName", lambda v, _: _port_name(v, join(path, "DiscoveryName"))
+    found = Collector()
+    port_name = found.run(
+        lambda: _optional(item, "PortName", lambda v, _: _port_name(v, join(path, "PortName"))),
+        None,
     )
+    discovery = found.run(
+        lambda: _optional(
+            item, "DiscoveryName", lambda v, _: _port_name(v, join(path, "DiscoveryName"))
+        ),
+        None,
+    )
+    dns_name, alias_port = found.run(lambda: _client_alias(item, path), (None, None))
+    namespace, is_id = found.run(lambda: _namespace(item, path), (None, False))
+    found.raise_any()
+    return ServiceConnectSettings(port_name, discovery, dns_name, alias_port, namespace, is_id)
+
+
+def _client_alias(item: Mapping[str, Any], path: str) -> tuple[str | None, int | None]:
     dns_name, alias_port = None, None
     if item.get("ClientAlias") is not None:
         alias_path = join(path, "ClientAlias")
@@ -258,9 +302,13 @@ def _service_connect(value: Any) -> ServiceConnectSettings:
         if alias.get("DnsName") is not None:
             dns_name = as_str(alias["DnsName"], join(alias_path, "DnsName"))
             if not _DNS_NAME.match(dns_name):
-                fail(join(alias_path, "DnsName"), f"'{dns_name[:60]}' is not a DNS name (1-127)")
+                fail(join(alias_path, "DnsName"), f"{quote(dns_name)} is not a DNS name (1-127)")
         if alias.get("Port") is not None:
             alias_port = as_port(alias["Port"], join(alias_path, "Port"))
+    return dns_name, alias_port
+
+
+def _namespace(item: Mapping[str, Any], path: str) -> tuple[str | None, bool]:
     namespace, is_id = None, False
     if item.get("Namespace") is not None:
         namespace = as_str(item["Namespace"], join(path, "Namespace"), max_len=1024)
@@ -269,11 +317,11 @@ def _service_connect(value: Any) -> ServiceConnectSettings:
             if not match:
                 fail(
                     join(path, "Namespace"),
-                    f"'{namespace[:80]}' is not a Cloud Map namespace ARN "
+                    f"{quote(namespace)} is not a Cloud Map namespace ARN "
                     "(arn:aws:servicediscovery:<region>:<account>:namespace/ns-…)",
                 )
             namespace, is_id = match["id"], True
-    return ServiceConnectSettings(port_name, discovery, dns_name, alias_port, namespace, is_id)
+    return namespace, is_id
 
 
 def _port_name(value: Any, path: str) -> str:
@@ -281,25 +329,39 @@ def _port_name(value: Any, path: str) -> str:
     if not _PORT_NAME.match(text):
         fail(
             path,
-            f"'{text[:70]}' is not a valid name (ECS: 1-64 lowercase letters, digits, '_' and "
+            f"{quote(text)} is not a valid name (ECS: 1-64 lowercase letters, digits, '_' and "
             "'-', not starting with '-')",
         )
     return text
 
 
 def check_mesh_region(props: Properties, region: str) -> None:
-    """A MeshArn names a mesh in the function's region (DESIGN §2).
+    """A MeshArn names a mesh, and a TaskDefinition ARN a task definition, of the function's
+    region (DESIGN §2). Both mistakes are reported at once.
 
     App Mesh is called in the function's region, so a mesh ARN of another region would be read
-    as the mesh of the same name in this one, and Envoy would be given the wrong REGION.
+    as the mesh of the same name in this one, and Envoy would be given the wrong REGION; ECS
+    describes and registers task definitions of its client's region only.
     """
+    found = Collector()
+    task_definition = props.task_definition
+    if isinstance(task_definition, str) and task_definition.startswith("arn:"):
+        td_region = task_definition.split(":")[3]
+        if td_region != region:
+            found.add(
+                "TaskDefinition",
+                f"the task definition is in {excerpt(td_region)}, but this provider's function "
+                f"runs in {region}, and ECS reads and registers task definitions of its own "
+                "region only (give a task definition of this region)",
+            )
     if props.mesh_region is not None and props.mesh_region != region:
-        fail(
+        found.add(
             "MeshArn",
             f"the mesh is in {props.mesh_region}, but this provider's function runs in {region} "
             f"and manages meshes of {region} only (deploy the provider in {props.mesh_region}, "
             "or give a mesh of its region)",
         )
+    found.raise_any()
 
 
 def _optional(props: Mapping[str, Any], key: str, reader: Any) -> Any:
@@ -309,14 +371,16 @@ def _optional(props: Mapping[str, Any], key: str, reader: Any) -> Any:
 def _name(value: Any, path: str) -> str:
     text = as_str(value, path)
     if not _NAME.match(text):
-        fail(path, f"'{text}' is not a valid name (1-255 letters, digits, '.', '_', '-')")
+        fail(path, f"{quote(text)} is not a valid name (1-255 letters, digits, '.', '_', '-')")
     return text
 
 
 def _family(value: Any, path: str) -> str:
     text = as_str(value, path)
     if not _FAMILY.match(text):
-        fail(path, f"'{text}' is not a task definition family (1-255 letters, digits, '_', '-')")
+        fail(
+            path, f"{quote(text)} is not a task definition family (1-255 letters, digits, '_', '-')"
+        )
     return text
 
 
@@ -340,7 +404,8 @@ def _mesh(props: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
     if not match:
         fail(
             "MeshArn",
-            f"'{arn}' is not an App Mesh mesh ARN (arn:aws:appmesh:<region>:<account>:mesh/<name>)",
+            f"{quote(arn)} is not an App Mesh mesh ARN "
+            "(arn:aws:appmesh:<region>:<account>:mesh/<name>)",
         )
     return _name(match["name"], "MeshArn"), match["account"], match["region"]
 
@@ -362,7 +427,7 @@ def _cloud_map(props: Mapping[str, Any]) -> tuple[str | None, str | None, str | 
         if not match:
             fail(
                 "CloudMapServiceArn",
-                f"'{arn}' is not a Cloud Map service ARN "
+                f"{quote(arn)} is not a Cloud Map service ARN "
                 "(arn:aws:servicediscovery:<region>:<account>:service/srv-…)",
             )
         return match["id"], None, None
@@ -387,11 +452,13 @@ def _cloud_map_attributes(value: Any) -> tuple[tuple[str, str], ...]:
     if value is None:
         return ()
     attributes = as_string_map(value, "CloudMapAttributes")
+    found = Collector()
     for key, text in attributes.items():
         if not _ATTRIBUTE_KEY.match(key):
-            fail(join("CloudMapAttributes", key), "is not a valid Cloud Map attribute key")
-        if not text or len(text) > 1024:
-            fail(join("CloudMapAttributes", key), "must be 1-1024 characters")
+            found.add(join("CloudMapAttributes", key), "is not a valid Cloud Map attribute key")
+        elif not text or len(text) > 1024:
+            found.add(join("CloudMapAttributes", key), "must be 1-1024 characters")
+    found.raise_any()
     return tuple(sorted(attributes.items()))
 
 
@@ -407,7 +474,10 @@ def _task_definition(props: Mapping[str, Any]) -> str | Mapping[str, Any]:
         return ecs_model.cfn_task_definition_to_api(value, "TaskDefinition")
     text = as_str(value, "TaskDefinition")
     if not (_TASK_DEFINITION_ARN.match(text) or _TASK_DEFINITION_REF.match(text)):
-        fail("TaskDefinition", f"'{text}' is not a task definition ARN, family:revision or family")
+        fail(
+            "TaskDefinition",
+            f"{quote(text)} is not a task definition ARN, family:revision or family",
+        )
     return text
 
 
@@ -415,23 +485,40 @@ def _listeners(value: Any, path: str) -> tuple[Listener, ...]:
     items = as_list(value, path)
     if not items:
         fail(path, "must hold at least one listener (omit it for one http listener per app port)")
-    listeners = tuple(_listener(item, join(path, i)) for i, item in enumerate(items))
-    ports = [listener.port for listener in listeners]
+    found = Collector()
+    read = [
+        found.run(partial(_listener, item, join(path, i)), None) for i, item in enumerate(items)
+    ]
+    ports = [listener.port if listener else None for listener in read]
     for i, port in enumerate(ports):
-        if port in ports[:i]:
-            fail(join(join(path, i), "Port"), f"'{port}' is used by another listener")
-    return listeners
+        if port is not None and port in ports[:i]:
+            found.add(join(join(path, i), "Port"), f"{quote(port)} is used by another listener")
+    found.raise_any()
+    return tuple(listener for listener in read if listener is not None)
 
 
 def _listener(value: Any, path: str) -> Listener:
     item = as_object(value, path, ["Port", "Protocol", "HealthCheck", "Timeout"])
+    found = Collector()
+    port = 0
     if item.get("Port") is None:
-        fail(join(path, "Port"), "required")
-    port = as_port(item["Port"], join(path, "Port"))
-    protocol = as_enum(item.get("Protocol", "http"), join(path, "Protocol"), PROTOCOLS)
+        found.add(join(path, "Port"), "required")
+    else:
+        port = found.run(lambda: as_port(item["Port"], join(path, "Port")), 0)
+    protocol = found.run(
+        lambda: as_enum(item.get("Protocol", "http"), join(path, "Protocol"), PROTOCOLS), "http"
+    )
     health = None
     if item.get("HealthCheck") is not None:
-        health = _health_check(item["HealthCheck"], join(path, "HealthCheck"), protocol)
+        health = found.run(
+            lambda: _health_check(item["HealthCheck"], join(path, "HealthCheck"), protocol), None
+        )
+    per_request, idle = found.run(lambda: _timeout(item, path, protocol), (None, None))
+    found.raise_any()
+    return Listener(port, protocol, health, per_request, idle)
+
+
+def _timeout(item: Mapping[str, Any], path: str, protocol: str) -> tuple[int | None, int | None]:
     per_request = idle = None
     if item.get("Timeout") is not None:
         tpath = join(path, "Timeout")
@@ -452,7 +539,7 @@ def _listener(value: Any, path: str) -> Listener:
                 minimum=0,
                 what="a number of seconds",
             )
-    return Listener(port, protocol, health, per_request, idle)
+    return per_request, idle
 
 
 def _health_check(value: Any, path: str, listener_protocol: str) -> HealthCheck:
@@ -474,7 +561,7 @@ def _health_check(value: Any, path: str, listener_protocol: str) -> HealthCheck:
     if protocol in ("http", "http2"):
         check_path = as_str(item.get("Path", "/"), join(path, "Path"))
         if not check_path.startswith("/"):
-            fail(join(path, "Path"), f"'{check_path}' must start with '/'")
+            fail(join(path, "Path"), f"{quote(check_path)} must start with '/'")
     elif item.get("Path") is not None:
         fail(join(path, "Path"), f"a {protocol} health check has no path")
     port = None if item.get("Port") is None else as_port(item["Port"], join(path, "Port"))
@@ -513,14 +600,16 @@ def _health_check(value: Any, path: str, listener_protocol: str) -> HealthCheck:
 def _backends(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
-    names = tuple(
-        _name(item, join("Backends", i))
+    found = Collector()
+    names = [
+        found.run(partial(_name, item, join("Backends", i)), "")
         for i, item in enumerate(as_list(value, "Backends", max_items=50))
-    )
+    ]
     for i, name in enumerate(names):
-        if name in names[:i]:
-            fail(join("Backends", i), f"'{name}' is listed twice")
-    return names
+        if name and name in names[:i]:
+            found.add(join("Backends", i), f"{quote(name)} is listed twice")
+    found.raise_any()
+    return tuple(names)
 
 
 def _access_log(value: Any) -> str | None:
@@ -545,44 +634,111 @@ def _proxy(value: Any, path: str) -> ProxySettings:
         ],
     )
     defaults = ProxySettings()
+    found = Collector()
 
     def ports(key: str) -> tuple[int, ...] | None:
         if item.get(key) is None:
             return None
-        return tuple(
-            as_port(p, join(join(path, key), i))
+        read = [
+            found.run(partial(as_port, p, join(join(path, key), i)), 0)
             for i, p in enumerate(as_list(item[key], join(path, key)))
-        )
+        ]
+        return tuple(read)
 
-    app_ports = ports("AppPorts")
+    app_ports = found.run(lambda: ports("AppPorts"), None)
     if app_ports == ():
-        fail(join(path, "AppPorts"), "must hold at least one port")
+        found.add(join(path, "AppPorts"), "must hold at least one port")
     ignored_ips = defaults.egress_ignored_ips
     if item.get("EgressIgnoredIPs") is not None:
         key = join(path, "EgressIgnoredIPs")
-        ignored_ips = tuple(
-            _ip(ip, join(key, i)) for i, ip in enumerate(as_list(item["EgressIgnoredIPs"], key))
+        ignored_ips = found.run(
+            lambda: tuple(
+                found.run(partial(_ip, ip, join(key, i)), "")
+                for i, ip in enumerate(as_list(item["EgressIgnoredIPs"], key))
+            ),
+            ignored_ips,
         )
-    ingress = _optional_port(item, path, "ProxyIngressPort", defaults.ingress_port)
-    egress = _optional_port(item, path, "ProxyEgressPort", defaults.egress_port)
+    ingress = found.run(
+        lambda: _optional_port(item, path, "ProxyIngressPort", defaults.ingress_port),
+        defaults.ingress_port,
+    )
+    egress = found.run(
+        lambda: _optional_port(item, path, "ProxyEgressPort", defaults.egress_port),
+        defaults.egress_port,
+    )
     if ingress == egress:
-        fail(join(path, "ProxyEgressPort"), f"'{egress}' is also the ProxyIngressPort")
+        found.add(join(path, "ProxyEgressPort"), f"{quote(egress)} is also the ProxyIngressPort")
+    ignored_ports = found.run(lambda: ports("EgressIgnoredPorts"), None) or ()
+    if len(ignored_ports) > MAX_EGRESS_IGNORED_PORTS:
+        found.add(
+            join(path, "EgressIgnoredPorts"),
+            f"has {len(ignored_ports)} ports, more than the {MAX_EGRESS_IGNORED_PORTS} the App "
+            "Mesh CNI plugin applies (one iptables multiport rule; aws/amazon-vpc-cni-plugins, "
+            "plugins/aws-appmesh)",
+        )
+    missing = [a for a in METADATA_ADDRESSES if not _covered(a, ignored_ips)]
+    if missing and all(ignored_ips):  # an address that failed to parse is reported already
+        found.add(
+            join(path, "EgressIgnoredIPs"),
+            f"must include {' and '.join(missing)}: the task metadata/credentials endpoint and "
+            "the instance metadata service are reached around Envoy (AWS's App Mesh proxy "
+            "configuration for ECS: EgressIgnoredIPs 169.254.170.2,169.254.169.254)",
+        )
+    uid = found.run(
+        lambda: as_int(
+            item.get("IgnoredUID", defaults.ignored_uid),
+            join(path, "IgnoredUID"),
+            minimum=0,
+            maximum=_MAX_ID,
+            what="a user id",
+        ),
+        defaults.ignored_uid,
+    )
+    gid = found.run(
+        lambda: (
+            None
+            if item.get("IgnoredGID") is None
+            else as_int(
+                item["IgnoredGID"],
+                join(path, "IgnoredGID"),
+                minimum=0,
+                maximum=_MAX_ID,
+                what="a group id",
+            )
+        ),
+        None,
+    )
+    found.raise_any()
     return ProxySettings(
         app_ports=app_ports,
         ingress_port=ingress,
         egress_port=egress,
         egress_ignored_ips=ignored_ips,
-        egress_ignored_ports=ports("EgressIgnoredPorts") or (),
-        ignored_uid=as_int(
-            item.get("IgnoredUID", defaults.ignored_uid),
-            join(path, "IgnoredUID"),
-            minimum=0,
-            what="a user id",
-        ),
-        ignored_gid=None
-        if item.get("IgnoredGID") is None
-        else as_int(item["IgnoredGID"], join(path, "IgnoredGID"), minimum=0, what="a group id"),
+        egress_ignored_ports=ignored_ports,
+        ignored_uid=uid,
+        ignored_gid=gid,
     )
+
+
+# The task metadata/credentials endpoint and the instance metadata service (see _proxy).
+METADATA_ADDRESSES = ("169.254.170.2", "169.254.169.254")
+# The App Mesh CNI plugin puts the ignored ports in one iptables multiport match (at most 15).
+MAX_EGRESS_IGNORED_PORTS = 15
+
+
+def _covered(address: str, networks: tuple[str, ...]) -> bool:
+    ip = ipaddress.ip_address(address)
+    for text in networks:
+        try:
+            if ip in ipaddress.ip_network(text, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+# Linux user and group ids are 32-bit; ECS passes the value on to iptables' --uid-owner.
+_MAX_ID = 2**32 - 2
 
 
 def _optional_port(item: Mapping[str, Any], path: str, key: str, default: int) -> int:
@@ -594,7 +750,7 @@ def _ip(value: Any, path: str) -> str:
     try:
         ipaddress.ip_network(text, strict=False)
     except ValueError:
-        fail(path, f"'{text}' is not an IP address or CIDR block")
+        fail(path, f"{quote(text)} is not an IP address or CIDR block")
     return text
 
 
@@ -614,41 +770,102 @@ def _envoy(value: Any, path: str) -> EnvoySettings:
         ],
     )
     defaults = EnvoySettings()
-    environment: dict[str, str] = {}
-    if item.get("Environment") is not None:
-        environment = as_string_map(item["Environment"], join(path, "Environment"))
-        for key in environment:
-            where = join(join(path, "Environment"), key)
-            if not _ENV_NAME.match(key):
-                fail(where, "is not an environment variable name")
-            if key in RESERVED_ENVOY_VARIABLES:
-                fail(where, "is set by the resource itself (use the matching Envoy property)")
-    return EnvoySettings(
-        # At most 256: the image is recorded in a tag of the virtual node.
-        image=None
-        if item.get("Image") is None
-        else as_str(item["Image"], join(path, "Image"), max_len=256),
-        log_level=_envoy_log_level(
-            item.get("LogLevel", defaults.log_level), join(path, "LogLevel")
+    found = Collector()
+    environment = found.run(lambda: _envoy_environment(item, path), {})
+    settings = EnvoySettings(
+        image=found.run(
+            lambda: (
+                None if item.get("Image") is None else _image(item["Image"], join(path, "Image"))
+            ),
+            None,
         ),
-        cpu=None
-        if item.get("Cpu") is None
-        else as_int(item["Cpu"], join(path, "Cpu"), minimum=0, what="CPU units"),
-        memory_reservation=as_int(
-            item.get("MemoryReservation", defaults.memory_reservation),
-            join(path, "MemoryReservation"),
-            minimum=6,
-            what="MiB (>= 6)",
+        log_level=found.run(
+            lambda: _envoy_log_level(
+                item.get("LogLevel", defaults.log_level), join(path, "LogLevel")
+            ),
+            defaults.log_level,
         ),
-        stats_tags=as_bool(item.get("StatsTags", True), join(path, "StatsTags")),
-        log_group_name=None
-        if item.get("LogGroupName") is None
-        else as_str(item["LogGroupName"], join(path, "LogGroupName"), max_len=512),
-        log_stream_prefix=as_str(
-            item.get("LogStreamPrefix", defaults.log_stream_prefix), join(path, "LogStreamPrefix")
+        cpu=found.run(
+            lambda: (
+                None
+                if item.get("Cpu") is None
+                else as_int(
+                    item["Cpu"], join(path, "Cpu"), minimum=0, maximum=_MAX_CPU, what="CPU units"
+                )
+            ),
+            None,
+        ),
+        memory_reservation=found.run(
+            lambda: as_int(
+                item.get("MemoryReservation", defaults.memory_reservation),
+                join(path, "MemoryReservation"),
+                minimum=6,
+                maximum=_MAX_INT,
+                what="MiB (>= 6)",
+            ),
+            defaults.memory_reservation,
+        ),
+        stats_tags=found.run(
+            lambda: as_bool(item.get("StatsTags", True), join(path, "StatsTags")), True
+        ),
+        log_group_name=found.run(
+            lambda: (
+                None
+                if item.get("LogGroupName") is None
+                else as_str(item["LogGroupName"], join(path, "LogGroupName"), max_len=512)
+            ),
+            None,
+        ),
+        log_stream_prefix=found.run(
+            lambda: as_str(
+                item.get("LogStreamPrefix", defaults.log_stream_prefix),
+                join(path, "LogStreamPrefix"),
+                max_len=512,
+            ),
+            defaults.log_stream_prefix,
         ),
         environment=tuple(sorted(environment.items())),
     )
+    found.raise_any()
+    return settings
+
+
+# ECS's bounds: container cpu is at most 10240 units for Fargate and 192 vCPUs on EC2
+# (RegisterTaskDefinition's documentation); ECS's integers are Java's.
+_MAX_CPU = 196608
+_MAX_INT = 2**31 - 1
+# ECS's rule for an image reference (ContainerDefinition.image): up to 255 letters, digits, '-',
+# '_', ':', '.', '/', '#'; with a digest, the 255 apply before the '@' and the digest is
+# sha256:<64 hex digits>.
+_IMAGE = re.compile(r"^[A-Za-z0-9_:./#-]{1,255}$")
+_IMAGE_DIGEST = re.compile(r"^[A-Za-z0-9_:./#-]{1,255}@sha256:[A-Fa-f0-9]{64}$")
+
+
+def _image(value: Any, path: str) -> str:
+    text = as_str(value, path)
+    if not (_IMAGE.match(text) or _IMAGE_DIGEST.match(text)):
+        fail(
+            path,
+            f"{quote(text)} is not an image reference ECS takes (up to 255 letters, digits, "
+            "'-', '_', ':', '.', '/', '#'; or <repository>@sha256:<64 hex digits>)",
+        )
+    return text
+
+
+def _envoy_environment(item: Mapping[str, Any], path: str) -> dict[str, str]:
+    """``Envoy.Environment``: ``{NAME: value}``, merged into Envoy's container environment."""
+    if item.get("Environment") is None:
+        return {}
+    environment = as_string_map(item["Environment"], join(path, "Environment"))
+    found = Collector()
+    for key in environment:
+        where = join(join(path, "Environment"), key)
+        if not _ENV_NAME.match(key):
+            found.add(where, "is not an environment variable name")
+        elif key in RESERVED_ENVOY_VARIABLES:
+            found.add(where, "is set by the resource itself (use the matching Envoy property)")
+    found.raise_any()
+    return environment
 
 
 def _envoy_log_level(value: Any, path: str) -> str:
@@ -663,16 +880,23 @@ def _xray(value: Any) -> XRaySettings:
         return XRaySettings(enabled=as_bool(value, "XRay"))
     item = as_object(value, "XRay", ["Enabled", "Image", "MemoryReservation"])
     defaults = XRaySettings()
-    return XRaySettings(
-        enabled=as_bool(item.get("Enabled", True), "XRay.Enabled"),
-        image=as_str(item.get("Image", defaults.image), "XRay.Image"),
-        memory_reservation=as_int(
-            item.get("MemoryReservation", defaults.memory_reservation),
-            "XRay.MemoryReservation",
-            minimum=6,
-            what="MiB (>= 6)",
+    found = Collector()
+    settings = XRaySettings(
+        enabled=found.run(lambda: as_bool(item.get("Enabled", True), "XRay.Enabled"), True),
+        image=found.run(lambda: _image(item.get("Image", defaults.image), "XRay.Image"), ""),
+        memory_reservation=found.run(
+            lambda: as_int(
+                item.get("MemoryReservation", defaults.memory_reservation),
+                "XRay.MemoryReservation",
+                minimum=6,
+                maximum=_MAX_INT,
+                what="MiB (>= 6)",
+            ),
+            0,
         ),
     )
+    found.raise_any()
+    return settings
 
 
 def _tags(value: Any) -> tuple[tuple[str, str], ...]:
@@ -681,18 +905,35 @@ def _tags(value: Any) -> tuple[tuple[str, str], ...]:
     # App Mesh allows 50 tags per resource; the resource adds its own ownership tags.
     items = as_list(value, "Tags", max_items=40)
     tags: dict[str, str] = {}
+    found = Collector()
     for i, item in enumerate(items):
-        path = join("Tags", i)
-        tag = as_object(item, path, ["Key", "Value"])
-        if tag.get("Key") is None:
-            fail(join(path, "Key"), "required")
-        key = as_str(tag["Key"], join(path, "Key"), max_len=128)
-        if key.lower().startswith(("aws:", RESERVED_TAG_PREFIX)):
-            fail(join(path, "Key"), f"'{key}' uses a reserved prefix (aws:, {RESERVED_TAG_PREFIX})")
-        if key in tags:
-            fail(join(path, "Key"), f"'{key}' is given twice")
-        tags[key] = as_str(tag.get("Value", ""), join(path, "Value"), allow_empty=True, max_len=256)
+        found.run(partial(_tag, item, join("Tags", i), tags), None)
+    found.raise_any()
     return tuple(tags.items())
+
+
+def _tag(item: Any, path: str, tags: dict[str, str]) -> None:
+    """One tag, added to ``tags``. Bounds: ECS's and App Mesh's (keys 128, values 256)."""
+    tag = as_object(item, path, ["Key", "Value"])
+    found = Collector()
+    key = None
+    if tag.get("Key") is None:
+        found.add(join(path, "Key"), "required")
+    else:
+        key = found.run(lambda: as_str(tag["Key"], join(path, "Key"), max_len=128), None)
+    if key is not None and key.lower().startswith(("aws:", RESERVED_TAG_PREFIX)):
+        found.add(
+            join(path, "Key"), f"{quote(key)} uses a reserved prefix (aws:, {RESERVED_TAG_PREFIX})"
+        )
+    elif key is not None and key in tags:
+        found.add(join(path, "Key"), f"{quote(key)} is given twice")
+    value = found.run(
+        lambda: as_str(tag.get("Value", ""), join(path, "Value"), allow_empty=True, max_len=256),
+        "",
+    )
+    found.raise_any()
+    if key is not None:
+        tags[key] = value
 
 
 __all__ = ["Properties", "PropertyError", "check_mesh_region", "parse_properties"]

@@ -93,6 +93,21 @@ def put_response(url: str, body: bytes, deadline: float) -> bool:
     return False
 
 
+def usable_url(url: Any) -> bool:
+    """Whether a response can be PUT to ``url``: https, with a host (CloudFormation's presigned
+    S3 URL always is). Checked before any work: work that no response can report is never done.
+    """
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(host)
+
+
 def malformed(event: Any) -> str | None:
     """Why an event cannot be handled, or None."""
     if not isinstance(event, Mapping):
@@ -100,6 +115,8 @@ def malformed(event: Any) -> str | None:
     missing = [k for k in REQUIRED_KEYS if not isinstance(event.get(k), str) or not event[k]]
     if missing:
         return f"the event lacks {', '.join(missing)}"
+    if not usable_url(event["ResponseURL"]):
+        return "the ResponseURL is not an https URL with a host"
     if event["RequestType"] not in REQUEST_TYPES:
         return f"unknown RequestType '{event['RequestType']}' (expected Create, Update, Delete)"
     if event["RequestType"] != "Create" and not event.get("PhysicalResourceId"):
@@ -170,8 +187,8 @@ class Resource(CfnResource):
 
     def _reject(self, event: Any, problem: str) -> None:
         logger.error("malformed event", extra={"problem": problem})
-        if not isinstance(event, Mapping) or not isinstance(event.get("ResponseURL"), str):
-            return  # nowhere to answer
+        if not isinstance(event, Mapping) or not usable_url(event.get("ResponseURL")):
+            return  # nowhere to answer: no work is done either
         self._event = dict(event)
         self._response_url = event["ResponseURL"]
         self.StackId = str(event.get("StackId", ""))
@@ -254,11 +271,25 @@ class Resource(CfnResource):
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    """JSON under CloudFormation's 4096-byte limit: the Reason is shortened if need be."""
+    """JSON under CloudFormation's 4096-byte limit, always.
+
+    The Reason is shortened first. If the body is still too large (ids or attributes from an
+    unusual event), a SUCCESS cannot be reported truthfully: it becomes a FAILED that says why.
+    """
     data = json.dumps(body).encode()
     excess = len(data) - MAX_BODY_BYTES
     if excess > 0 and body.get("Reason"):
         reason = str(body["Reason"])
         body = {**body, "Reason": reason[: max(0, len(reason) - excess - 20)] + " …(truncated)"}
+        data = json.dumps(body).encode()
+    if len(data) > MAX_BODY_BYTES:
+        body = {
+            **body,
+            "Status": FAILED,
+            "Reason": "the response would exceed CloudFormation's 4096-byte limit",
+            "Data": {},
+        }
+        for key in ("PhysicalResourceId", "StackId", "RequestId", "LogicalResourceId"):
+            body[key] = str(body.get(key, ""))[:1000]
         data = json.dumps(body).encode()
     return data

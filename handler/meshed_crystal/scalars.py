@@ -7,10 +7,18 @@ reader here accepts both and raises :class:`PropertyError` naming the path and t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any, NoReturn
 
-from .errors import PropertyError
+from .errors import Collector, PropertyError, excerpt
+
+# An integer as CloudFormation sends it; ASCII digits only (str.isdigit() also takes "²").
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+# No bound this resource checks needs more digits; a longer number is out of range, and is never
+# handed to int() (which refuses more than 4300 digits).
+_MAX_DIGITS = 20
 
 
 def fail(path: str, rule: str) -> NoReturn:
@@ -18,18 +26,30 @@ def fail(path: str, rule: str) -> NoReturn:
 
 
 def type_name(value: Any) -> str:
+    """A value as a message shows it: its kind for containers, else a short quotation."""
     if isinstance(value, Mapping):
         return "an object"
     if isinstance(value, list):
         return "a list"
     if value is None:
         return "null"
-    return f"{value!r}"
+    if isinstance(value, bool):
+        return str(value).lower()  # as the template author wrote it, not Python's True
+    if isinstance(value, int | float):
+        return excerpt(value)
+    return f"'{excerpt(value)}'"
+
+
+def quote(value: Any) -> str:
+    """A user's value quoted in a rule: at most a short excerpt."""
+    return f"'{excerpt(value)}'"
 
 
 def as_str(value: Any, path: str, *, allow_empty: bool = False, max_len: int | None = None) -> str:
     # Numbers are accepted as strings: a template author may write `Path: 200` in YAML.
     if isinstance(value, bool) or not isinstance(value, str | int | float):
+        fail(path, f"{type_name(value)} is not a string")
+    if isinstance(value, int) and value.bit_length() > 200:
         fail(path, f"{type_name(value)} is not a string")
     text = value if isinstance(value, str) else str(value)
     if not text and not allow_empty:
@@ -49,17 +69,18 @@ def as_int(
 ) -> int:
     if isinstance(value, bool):
         fail(path, f"{value!r} is not {what}")
+    bounds = f"{minimum if minimum is not None else '…'}-{maximum if maximum is not None else '…'}"
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        number = int(value.strip())
+    elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        text = value.strip()
+        if len(text.lstrip("+-").lstrip("0")) > _MAX_DIGITS:
+            fail(path, f"{quote(value)} is not {what} ({bounds})")
+        number = int(text)
     else:
         fail(path, f"{type_name(value)} is not {what}")
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        bounds = (
-            f"{minimum if minimum is not None else '…'}-{maximum if maximum is not None else '…'}"
-        )
-        fail(path, f"'{value}' is not {what} ({bounds})")
+        fail(path, f"{quote(value)} is not {what} ({bounds})")
     return number
 
 
@@ -67,15 +88,13 @@ def as_port(value: Any, path: str) -> int:
     return as_int(value, path, minimum=1, maximum=65535, what="a port")
 
 
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
-
-
 def as_bool(value: Any, path: str) -> bool:
+    """The one boolean rule of every property, inline task definitions included: true or false,
+    in any case, as a JSON boolean or as the string CloudFormation sends ("true", "False")."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
     fail(path, f"{type_name(value)} is not a boolean (true or false)")
 
 
@@ -83,7 +102,7 @@ def as_enum(value: Any, path: str, allowed: Iterable[str]) -> str:
     choices = list(allowed)
     text = as_str(value, path)
     if text.lower() not in {c.lower() for c in choices}:
-        fail(path, f"'{text}' is not one of {', '.join(choices)}")
+        fail(path, f"{quote(text)} is not one of {', '.join(choices)}")
     return next(c for c in choices if c.lower() == text.lower())
 
 
@@ -106,9 +125,14 @@ def as_object(value: Any, path: str, allowed: Iterable[str] = ()) -> Mapping[str
 
 
 def check_keys(value: Mapping[str, Any], allowed: list[str], path: str) -> None:
-    for key in value:
-        if key not in allowed:
-            fail(join(path, key), f"unknown property{suggestion(key, allowed)}")
+    """Every unknown key, each named (with the closest known one)."""
+    unknown = [
+        (join(path, str(key)), f"unknown property{suggestion(str(key)[:100], allowed)}")
+        for key in value
+        if key not in allowed
+    ]
+    if unknown:
+        raise PropertyError.of(unknown)
 
 
 def suggestion(given: str, candidates: Sequence[str], *, ignore_case: bool = False) -> str:
@@ -123,12 +147,17 @@ def suggestion(given: str, candidates: Sequence[str], *, ignore_case: bool = Fal
 
 def as_string_map(value: Any, path: str) -> dict[str, str]:
     mapping = as_object(value, path)
-    return {
-        as_str(k, path): as_str(v, join(path, str(k)), allow_empty=True) for k, v in mapping.items()
-    }
+    collector = Collector()
+    result: dict[str, str] = {}
+    for k, v in mapping.items():
+        result[str(k)] = collector.run(partial(as_str, v, join(path, str(k)), allow_empty=True), "")
+    collector.raise_any()
+    return result
 
 
 def join(path: str, key: str | int) -> str:
+    """A property path; a user's long key is shortened to an excerpt."""
     if isinstance(key, int):
         return f"{path}[{key}]"
+    key = excerpt(key)
     return f"{path}.{key}" if path else key

@@ -8,11 +8,16 @@ and returns the keyword arguments of the proxied revision. Checks that need the 
 from __future__ import annotations
 
 import copy
+import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import PropertyError
+from .errors import Collector, PropertyError, excerpt
 from .properties import Properties, check_mesh_region
+from .scalars import join
+
+logger = logging.getLogger(__name__)
 
 ENVOY = "envoy"
 XRAY = "xray"
@@ -64,15 +69,27 @@ def app_ports(base: Mapping[str, Any], props: Properties) -> tuple[int, ...]:
 
 
 def check_base(base: Mapping[str, Any], props: Properties) -> None:
-    """The rules of DESIGN §2 that need the application's task definition."""
+    """The rules of DESIGN §2 that need the application's task definition (App Mesh mode).
+
+    Every mistake is reported at once. Each rule names its source: the AWS page that documents
+    it (docs/reference.md, "Rules checked before any write").
+    """
+    found = Collector()
     mode = base.get("networkMode")
-    if mode != "awsvpc":
-        raise PropertyError(
+    if not mode:
+        found.add(
             "TaskDefinition",
-            f"network mode is '{mode or 'bridge'}'; App Mesh on ECS requires awsvpc",
+            "has no network mode (NetworkMode is missing); App Mesh on ECS requires awsvpc "
+            "(App Mesh User Guide, Getting started with App Mesh and Amazon ECS)",
+        )
+    elif mode != "awsvpc":
+        found.add(
+            "TaskDefinition",
+            f"network mode is '{excerpt(mode)}'; App Mesh on ECS requires awsvpc "
+            "(App Mesh User Guide, Getting started with App Mesh and Amazon ECS)",
         )
     if base.get("proxyConfiguration"):
-        raise PropertyError(
+        found.add(
             "TaskDefinition",
             "already has a proxy configuration; give the "
             "application's task definition without Envoy",
@@ -80,24 +97,235 @@ def check_base(base: Mapping[str, Any], props: Properties) -> None:
     for container in base.get("containerDefinitions") or []:
         image = str(container.get("image", ""))
         if container.get("name") == ENVOY or "aws-appmesh-envoy" in image:
-            raise PropertyError(
+            found.add(
                 "TaskDefinition",
                 f"already has an Envoy container "
-                f"('{container.get('name')}'); give it without Envoy",
+                f"('{excerpt(container.get('name'))}'); give it without Envoy",
             )
         if props.xray.enabled and container.get("name") == XRAY:
-            raise PropertyError(
-                "TaskDefinition", "already has a container named 'xray'; XRay adds its own"
+            found.add("TaskDefinition", "already has a container named 'xray'; XRay adds its own")
+    if not base.get("taskRoleArn"):
+        found.add(
+            "TaskDefinition",
+            "has no task role (TaskRoleArn): Envoy fetches its configuration from App Mesh with "
+            "the task role's credentials (appmesh:StreamAggregatedResources), so without one "
+            "the tasks never become healthy (App Mesh User Guide, Envoy Proxy authorization)",
+        )
+    sidecars = (ENVOY, XRAY) if props.xray.enabled else (ENVOY,)
+    found.run(lambda: check_ecs_rules(base, sidecars=sidecars, props=props), None)
+    found.run(lambda: _check_proxy(base, props), None)
+    found.raise_any()
+
+
+# --- rules ECS enforces at RegisterTaskDefinition (both modes) --------------------------------
+
+# ECS's limits (RegisterTaskDefinition API reference, ContainerDefinition.name and .image).
+_CONTAINER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_IMAGE = re.compile(r"^[A-Za-z0-9_:./#-]{1,255}$")
+_IMAGE_DIGEST = re.compile(r"^[A-Za-z0-9_:./#-]{1,255}@sha256:[A-Fa-f0-9]{64}$")
+# Fargate's task sizes: cpu units -> the memory (MiB) each takes ("Task CPU and memory", Amazon
+# ECS Developer Guide; the same table is in RegisterTaskDefinition's `memory` documentation).
+FARGATE_SIZES: dict[int, frozenset[int]] = {
+    256: frozenset({512, 1024, 2048}),
+    512: frozenset(range(1024, 4097, 1024)),
+    1024: frozenset(range(2048, 8193, 1024)),
+    2048: frozenset(range(4096, 16385, 1024)),
+    4096: frozenset(range(8192, 30721, 1024)),
+    8192: frozenset(range(16384, 61441, 4096)),
+    16384: frozenset(range(32768, 122881, 8192)),
+}
+# Where the awslogs driver needs the task execution role ("Amazon ECS task execution IAM role":
+# tasks on Fargate or external instances that send logs with awslogs).
+_EXECUTION_ROLE_FOR_AWSLOGS = frozenset({"FARGATE", "EXTERNAL"})
+_VCPU = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*vcpu\s*$", re.IGNORECASE)
+_GB = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*gb\s*$", re.IGNORECASE)
+_UNITS = re.compile(r"^\s*[0-9]{1,9}\s*$")
+
+
+def task_cpu_units(value: Any) -> int | None:
+    """A task-level ``cpu`` as ECS reads it: CPU units, or "<n> vCPU"; None if neither."""
+    text = str(value)
+    if _UNITS.match(text):
+        return int(text)
+    match = _VCPU.match(text)
+    return round(float(match[1]) * 1024) if match else None
+
+
+def task_memory_mib(value: Any) -> int | None:
+    """A task-level ``memory`` as ECS reads it: MiB, or "<n> GB"; None if neither."""
+    text = str(value)
+    if _UNITS.match(text):
+        return int(text)
+    match = _GB.match(text)
+    return round(float(match[1]) * 1024) if match else None
+
+
+def check_ecs_rules(
+    base: Mapping[str, Any],
+    *,
+    sidecars: tuple[str, ...] = (),
+    props: Properties | None = None,
+) -> None:
+    """What ECS refuses at RegisterTaskDefinition, checked on the revision this resource derives.
+
+    ``sidecars`` are the names of the containers the resource adds; ``props`` says whether they
+    log with awslogs. Pure, for both modes: Service Connect mode should call it too.
+    """
+    found = Collector()
+    containers: list[Mapping[str, Any]] = list(base.get("containerDefinitions") or [])
+    names = [str(c.get("name", "")) for c in containers]
+    where = "TaskDefinition"
+    for i, name in enumerate(names):
+        if not _CONTAINER_NAME.match(name):
+            found.add(
+                join(where, f"containerDefinitions[{i}].name"),
+                f"'{excerpt(name)}' is not a container name ECS takes (1-255 letters, digits, "
+                "'_', '-'; ECS API reference, ContainerDefinition)",
             )
-    sidecars = 1 + (1 if props.xray.enabled else 0)
-    count = len(base.get("containerDefinitions") or [])
-    if count + sidecars > MAX_CONTAINERS:
+        elif name in names[:i]:
+            found.add(
+                join(where, f"containerDefinitions[{i}].name"),
+                f"'{excerpt(name)}' names two containers (ECS refuses duplicate container names)",
+            )
+        image = str(containers[i].get("image", ""))
+        if not (_IMAGE.match(image) or _IMAGE_DIGEST.match(image)):
+            found.add(
+                join(where, f"containerDefinitions[{i}].image"),
+                f"'{excerpt(image)}' is not an image reference ECS takes (up to 255 letters, "
+                "digits, '-', '_', ':', '.', '/', '#', or <repository>@sha256:<64 hex digits>; "
+                "ECS API reference, ContainerDefinition)",
+            )
+    count = len(containers) + len(sidecars)
+    if count > MAX_CONTAINERS:
+        found.add(
+            where,
+            f"has {len(containers)} containers; with the {len(sidecars)} "
+            f"sidecar(s) that is more than ECS's {MAX_CONTAINERS} per task definition "
+            "(Amazon ECS service quotas)",
+        )
+    compatibilities = {str(c) for c in base.get("requiresCompatibilities") or []}
+    if "FARGATE" in compatibilities:
+        found.run(lambda: _check_fargate_size(base), None)
+        if base.get("networkMode") not in (None, "awsvpc"):
+            found.add(
+                where,
+                f"requires FARGATE with network mode '{excerpt(base.get('networkMode'))}'; "
+                "Fargate supports awsvpc only (Amazon ECS Developer Guide, Fargate task "
+                "networking)",
+            )
+    if compatibilities & _EXECUTION_ROLE_FOR_AWSLOGS and not base.get("executionRoleArn"):
+        logging_awslogs = [
+            name
+            for name, c in zip(names, containers, strict=True)
+            if (c.get("logConfiguration") or {}).get("logDriver") == "awslogs"
+        ]
+        if props is not None and sidecars and _sidecars_log(props, containers):
+            logging_awslogs += list(sidecars)
+        if logging_awslogs:
+            found.add(
+                where,
+                "has no execution role (ExecutionRoleArn), which the awslogs log driver needs "
+                f"on {'/'.join(sorted(compatibilities & _EXECUTION_ROLE_FOR_AWSLOGS))} "
+                f"(containers {', '.join(excerpt(n, 40) for n in logging_awslogs[:5])}; "
+                "Amazon ECS Developer Guide, Amazon ECS task execution IAM role)",
+            )
+    found.raise_any()
+
+
+def _sidecars_log(props: Properties, containers: list[Mapping[str, Any]]) -> bool:
+    """Whether the sidecars get awslogs (see _sidecar_log_configuration)."""
+    if props.envoy.log_group_name is not None:
+        return True
+    try:
+        app = app_container({"containerDefinitions": containers}, props)
+    except PropertyError:
+        return False
+    return (app.get("logConfiguration") or {}).get("logDriver") == "awslogs"
+
+
+def _check_fargate_size(base: Mapping[str, Any]) -> None:
+    source = "Amazon ECS Developer Guide, Task CPU and memory"
+    cpu_value, memory_value = base.get("cpu"), base.get("memory")
+    if cpu_value is None or memory_value is None:
+        missing = " and ".join(
+            name for name, v in (("Cpu", cpu_value), ("Memory", memory_value)) if v is None
+        )
         raise PropertyError(
             "TaskDefinition",
-            f"has {count} containers; with the {sidecars} "
-            f"sidecar(s) that is more than ECS's {MAX_CONTAINERS}",
+            f"requires FARGATE but has no task-level {missing}; Fargate requires both ({source})",
         )
-    app_container(base, props)
+    cpu, memory = task_cpu_units(cpu_value), task_memory_mib(memory_value)
+    if cpu not in FARGATE_SIZES:
+        raise PropertyError(
+            "TaskDefinition.Cpu",
+            f"'{excerpt(cpu_value)}' is not a Fargate task size (CPU units "
+            f"{', '.join(map(str, FARGATE_SIZES))}; {source})",
+        )
+    if memory not in FARGATE_SIZES[cpu]:
+        allowed = sorted(FARGATE_SIZES[cpu])
+        raise PropertyError(
+            "TaskDefinition.Memory",
+            f"'{excerpt(memory_value)}' MiB is not a memory size Fargate offers with {cpu} CPU "
+            f"units ({allowed[0]}-{allowed[-1]}: {', '.join(map(str, allowed[:4]))}"
+            f"{', …' if len(allowed) > 4 else ''}; {source})",
+        )
+
+
+# --- the proxy's rules (App Mesh mode) --------------------------------------------------------
+
+# Envoy's admin interface (ENVOY_ADMIN_ACCESS_PORT, default 9901: App Mesh User Guide, Envoy
+# configuration variables); the health check above calls it.
+ENVOY_ADMIN_PORT = 9901
+# The task metadata and credentials endpoint, and the instance metadata service: egress to them
+# must bypass Envoy (Amazon ECS Developer Guide and App Mesh User Guide examples of the
+# APPMESH proxy configuration: EgressIgnoredIPs 169.254.170.2,169.254.169.254).
+METADATA_ADDRESSES = ("169.254.170.2", "169.254.169.254")
+# The App Mesh CNI plugin (aws/amazon-vpc-cni-plugins, plugins/aws-appmesh) writes the ignored
+# ports into one iptables multiport match, which takes at most 15 ports.
+MAX_EGRESS_IGNORED_PORTS = 15
+_PROXY_SOURCE = "Amazon ECS API reference, ProxyConfiguration"
+
+
+def _check_proxy(base: Mapping[str, Any], props: Properties) -> None:
+    found = Collector()
+    proxy = props.proxy
+    mapped = found.run(lambda: app_ports(base, props), ())
+    admin = dict(props.envoy.environment).get("ENVOY_ADMIN_ACCESS_PORT", str(ENVOY_ADMIN_PORT))
+    shown = ", ".join(map(str, mapped)) or "none"
+    if mapped:
+        if proxy.app_ports is not None:
+            for i, port in enumerate(proxy.app_ports):
+                if port not in mapped:
+                    found.add(
+                        f"Proxy.AppPorts[{i}]",
+                        f"'{port}' is not a port the app container maps (it maps {shown}); "
+                        f"AppPorts are the ports the application uses ({_PROXY_SOURCE})",
+                    )
+        for i, listener in enumerate(props.listeners or ()):
+            if listener.port not in mapped:
+                found.add(
+                    f"Listeners[{i}].Port",
+                    f"'{listener.port}' is not a port the app container maps (it maps {shown}); "
+                    "Envoy forwards a listener's traffic to the app on that port",
+                )
+    used = set(mapped) | set(proxy.app_ports or ()) | {lis.port for lis in props.listeners or ()}
+    for key, port in (
+        ("ProxyIngressPort", proxy.ingress_port),
+        ("ProxyEgressPort", proxy.egress_port),
+    ):
+        if port in used:
+            found.add(
+                f"Proxy.{key}",
+                f"'{port}' is also an application port; the proxy's ports must differ from the "
+                f"app's ({_PROXY_SOURCE}: AppPorts traffic is redirected to them)",
+            )
+        if str(port) == admin:
+            found.add(
+                f"Proxy.{key}",
+                f"'{port}' is Envoy's admin port; choose another (App Mesh User Guide, Envoy "
+                "configuration variables, ENVOY_ADMIN_ACCESS_PORT)",
+            )
+    found.raise_any()
 
 
 def proxied_family(
@@ -240,6 +468,7 @@ def derive(
     check_mesh_region(props, region)
     check_base(base, props)
     app = app_container(base, props)
+    warn_unless_appmesh_envoy(props.envoy.image or default_image)
     request = copy.deepcopy(dict(base))
     request["family"] = family
     request["proxyConfiguration"] = _proxy_configuration(props, listener_ports(base, props))
@@ -259,6 +488,27 @@ def derive(
     else:
         request.pop("tags", None)
     return request
+
+
+# AWS's Envoy image for App Mesh: public.ecr.aws/appmesh/aws-appmesh-envoy, or the regional ECR
+# repositories .../aws-appmesh-envoy (App Mesh User Guide, Envoy image).
+_APPMESH_ENVOY_REPOSITORY = re.compile(r"(^|/)aws-appmesh-envoy(:|@|$)")
+
+
+def warn_unless_appmesh_envoy(image: str) -> bool:
+    """Log a warning when the Envoy image is not App Mesh's; True when it is.
+
+    Not refused: a copy in a private registry is a legitimate choice, but an upstream Envoy
+    lacks App Mesh's bootstrap (APPMESH_RESOURCE_ARN) and never becomes healthy.
+    """
+    if _APPMESH_ENVOY_REPOSITORY.search(image):
+        return True
+    logger.warning(
+        "the Envoy image is not AWS's App Mesh Envoy image (aws-appmesh-envoy); an upstream "
+        "Envoy does not read APPMESH_RESOURCE_ARN and never becomes healthy",
+        extra={"image": excerpt(image, 120)},
+    )
+    return False
 
 
 def listener_ports(base: Mapping[str, Any], props: Properties) -> tuple[int, ...]:

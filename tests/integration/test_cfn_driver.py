@@ -71,7 +71,7 @@ PROPS: dict[str, Any] = {
     "MeshName": "ecs-mesh",
     "Listeners": [{"Port": 3000, "Protocol": "http", "HealthCheck": {"IntervalMillis": 5000}}],
     "XRay": True,
-    "Proxy": {"IgnoredUID": 1337, "EgressIgnoredIPs": ["169.254.170.2"]},
+    "Proxy": {"IgnoredUID": 1337, "EgressIgnoredIPs": ["169.254.170.2", "169.254.169.254"]},
 }
 
 
@@ -85,7 +85,7 @@ def test_stringify_turns_every_nested_scalar_into_a_string() -> None:
             {"Port": "3000", "Protocol": "http", "HealthCheck": {"IntervalMillis": "5000"}}
         ],
         "XRay": "true",
-        "Proxy": {"IgnoredUID": "1337", "EgressIgnoredIPs": ["169.254.170.2"]},
+        "Proxy": {"IgnoredUID": "1337", "EgressIgnoredIPs": ["169.254.170.2", "169.254.169.254"]},
     }
     assert stringify([False, 1.5, ()]) == ["false", "1.5", []]
     assert stringify(stringify(PROPS)) == stringify(PROPS)

@@ -7,7 +7,7 @@ body CloudFormation received and on what the emulator holds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -243,7 +243,7 @@ def test_every_optional_property_reaches_aws(cfn: CloudFormation, platform: Plat
                 Proxy={
                     "ProxyIngressPort": 15100,
                     "ProxyEgressPort": 15101,
-                    "EgressIgnoredIPs": ["169.254.170.2"],
+                    "EgressIgnoredIPs": ["169.254.170.2", "169.254.169.254"],
                     "EgressIgnoredPorts": [22],
                     "IgnoredUID": 1338,
                     "IgnoredGID": 1339,
@@ -305,7 +305,7 @@ def test_every_optional_property_reaches_aws(cfn: CloudFormation, platform: Plat
         "ProxyIngressPort": "15100",
         "ProxyEgressPort": "15101",
         "AppPorts": "3000",
-        "EgressIgnoredIPs": "169.254.170.2",
+        "EgressIgnoredIPs": "169.254.170.2,169.254.169.254",
         "EgressIgnoredPorts": "22",
         "IgnoredGID": "1339",
     }
@@ -343,10 +343,18 @@ def test_every_optional_property_reaches_aws(cfn: CloudFormation, platform: Plat
 
 
 def test_app_ports_default_to_the_listener_ports(cfn: CloudFormation, platform: Platform) -> None:
+    # AppPorts and listener ports must be ports the app container maps (docs/reference.md).
+    app: dict[str, Any] = dict(cast("list[dict[str, Any]]", INLINE["ContainerDefinitions"])[0])
+    app["PortMappings"] = [{"ContainerPort": str(p)} for p in (3000, 9090, 3001)]
+    inline = {**INLINE, "ContainerDefinitions": [app]}
     data = ok(
         cfn.create(
             "Crystal",
-            workshop(platform, Listeners=[{"Port": 3000}, {"Port": 9090, "Protocol": "grpc"}]),
+            workshop(
+                platform,
+                TaskDefinition=inline,
+                Listeners=[{"Port": 3000}, {"Port": 9090, "Protocol": "grpc"}],
+            ),
         )
     )
     proxied, _ = aws_state.task_definition(data["TaskDefinitionArn"])
@@ -354,7 +362,12 @@ def test_app_ports_default_to_the_listener_ports(cfn: CloudFormation, platform: 
     explicit = ok(
         cfn.update(
             "Crystal",
-            workshop(platform, Listeners=[{"Port": 3000}], Proxy={"AppPorts": [3000, 3001]}),
+            workshop(
+                platform,
+                TaskDefinition=inline,
+                Listeners=[{"Port": 3000}],
+                Proxy={"AppPorts": [3000, 3001]},
+            ),
         )
     )
     proxied, _ = aws_state.task_definition(explicit["TaskDefinitionArn"])
@@ -398,6 +411,10 @@ INLINE = {
     "RequiresCompatibilities": ["FARGATE"],
     "Cpu": "256",
     "Memory": "512",
+    # Envoy needs the task role (App Mesh proxy authorization); awslogs on Fargate the
+    # execution role.
+    "TaskRoleArn": "arn:aws:iam::123456789012:role/crystal-task",
+    "ExecutionRoleArn": "arn:aws:iam::123456789012:role/crystal-execution",
     "ContainerDefinitions": [
         {
             "Name": "crystal",
@@ -609,7 +626,7 @@ def test_bad_input_fails_before_any_write(
 ) -> None:
     body = cfn.create("Crystal", workshop(platform, **changes))
     assert body["Status"] == "FAILED"
-    assert body["Reason"].startswith(reason), body["Reason"]
+    assert reason in body["Reason"], body["Reason"]
     assert body["PhysicalResourceId"]
     assert_nothing_created(platform)
     # The Delete CloudFormation sends for the failed Create succeeds and touches nothing.
@@ -654,7 +671,7 @@ def test_base_task_definition_rules(
     inline = {**INLINE, "ContainerDefinitions": containers}
     body = cfn.create("Crystal", workshop(platform, TaskDefinition=inline))
     assert body["Status"] == "FAILED"
-    assert body["Reason"].startswith(reason), body["Reason"]
+    assert reason in body["Reason"], body["Reason"]
     assert_nothing_created(platform)
 
 
@@ -671,7 +688,9 @@ def test_base_with_a_proxy_configuration_is_refused(
     }
     body = cfn.create("Crystal", workshop(platform, TaskDefinition=inline))
     assert body["Status"] == "FAILED"
-    assert body["Reason"].startswith("TaskDefinition: already has a proxy configuration")
+    assert body["Reason"].startswith("TaskDefinition: already has a proxy configuration"), body[
+        "Reason"
+    ]
 
 
 def test_a_mesh_outside_the_allowed_meshes_is_refused_before_any_write(

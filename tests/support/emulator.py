@@ -16,7 +16,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from tests.support import moto_service_connect
+from tests.support import moto_ecs_rules, moto_service_connect
 from tests.support.moto_appmesh import install
 
 HOST = "127.0.0.1"
@@ -54,6 +54,7 @@ def start_server(port: int = 0) -> Emulator:
     # Before the server starts: its per-service apps are built from the backends' url_paths.
     install()
     moto_service_connect.install()
+    moto_ecs_rules.install()
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()

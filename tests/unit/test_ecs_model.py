@@ -234,7 +234,7 @@ def test_a_null_member_counts_as_absent() -> None:
         (" 3", "' 3' is not an integer"),
         ("1_000", "'1_000' is not an integer"),
         (3.5, "3.5 is not an integer"),
-        (True, "True is not an integer"),
+        (True, "true is not an integer"),
         ([3], "a list is not an integer"),
         ("2147483648", "'2147483648' is above the maximum 2147483647"),
     ],

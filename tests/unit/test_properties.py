@@ -88,7 +88,7 @@ def test_every_property_from_strings() -> None:
                 "AppPorts": ["3000", "9000"],
                 "ProxyIngressPort": "15100",
                 "ProxyEgressPort": "15101",
-                "EgressIgnoredIPs": ["169.254.170.2", "10.0.0.0/8"],
+                "EgressIgnoredIPs": ["169.254.170.2", "169.254.169.254", "10.0.0.0/8"],
                 "EgressIgnoredPorts": ["22"],
                 "IgnoredUID": "1338",
                 "IgnoredGID": "1339",
@@ -126,7 +126,13 @@ def test_every_property_from_strings() -> None:
     assert parsed.backends == ("ecsdemo-nodejs.service.local", "ecsdemo-frontend.service.local")
     assert parsed.access_log_path == "/var/log/envoy.log"
     assert parsed.proxy == ProxySettings(
-        (3000, 9000), 15100, 15101, ("169.254.170.2", "10.0.0.0/8"), (22,), 1338, 1339
+        (3000, 9000),
+        15100,
+        15101,
+        ("169.254.170.2", "169.254.169.254", "10.0.0.0/8"),
+        (22,),
+        1338,
+        1339,
     )
     assert parsed.envoy == EnvoySettings(
         "example.com/envoy:v1",
@@ -336,5 +342,23 @@ def test_a_mesh_arn_in_another_region_is_refused() -> None:
 
 
 def test_a_mesh_in_the_function_region_passes() -> None:
-    check_mesh_region(parse_properties(props(MeshName=None, MeshArn=WEST_MESH_ARN)), "us-west-2")
-    check_mesh_region(parse_properties(WORKSHOP), "eu-west-1")  # MeshName: the function's
+    west_td = "arn:aws:ecs:us-west-2:123456789012:task-definition/ecsdemo-crystal:3"
+    check_mesh_region(
+        parse_properties(props(MeshName=None, MeshArn=WEST_MESH_ARN, TaskDefinition=west_td)),
+        "us-west-2",
+    )
+    # MeshName and a family: the function's region.
+    check_mesh_region(parse_properties(props(TaskDefinition="ecsdemo-crystal:3")), "eu-west-1")
+
+
+def test_a_task_definition_arn_of_another_region_is_refused() -> None:
+    with pytest.raises(PropertyError) as caught:
+        check_mesh_region(parse_properties(WORKSHOP), "eu-west-1")
+    assert caught.value.errors == [
+        (
+            "TaskDefinition",
+            "the task definition is in us-east-1, but this provider's function runs in "
+            "eu-west-1, and ECS reads and registers task definitions of its own region only "
+            "(give a task definition of this region)",
+        )
+    ]
