@@ -28,7 +28,7 @@ from .adapters.tagging import Tagging
 from .errors import PropertyError
 from .identity import PREFIX, Revision, tag_value
 from .mode import Chosen, Request, Result, Undo, ecs_tags, read_base, revisions_in_ecs
-from .properties import APPMESH_ONLY, Properties, user_properties
+from .properties import APPMESH_ONLY, Properties, check_mesh_region, user_properties
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +197,9 @@ def derive(
                     mapping.pop("appProtocol", None)
     result["family"] = family
     result["tags"] = tags
+    # What ECS refuses at RegisterTaskDefinition (Fargate sizes, awslogs without an execution
+    # role, name and image limits), before any write.
+    taskdef.check_ecs_rules(result)
     return result
 
 
@@ -252,6 +255,8 @@ class ServiceConnectMode:
         return None  # no cheaper answer: the full path reuses the revision, with no write
 
     def prepare(self, request: Request, props: Properties) -> Plan:
+        # A TaskDefinition ARN of another region is refused; MeshArn is inert in this mode.
+        check_mesh_region(props._replace(mesh_region=None), request.region)
         inert = inert_properties(request.properties)
         if inert:
             logger.warning(

@@ -181,6 +181,11 @@ def test_checks_of_the_mode_before_any_write(
     assert "ServiceConnect.PortName" in failed(cfn.create(LOGICAL, bad_name))
     no_namespace = connected(platform, ServiceConnect={"Namespace": "nope.local"})
     assert "nope.local" in failed(cfn.create(LOGICAL, no_namespace))
+    elsewhere = platform.app_task_definition_arn.replace(":us-east-1:", ":us-west-2:")
+    other_region = connected(platform, TaskDefinition=elsewhere)
+    assert "TaskDefinition: the task definition is in us-west-2" in failed(
+        cfn.create(LOGICAL, other_region)
+    )
     assert faults.writes() == []
 
 
