@@ -9,11 +9,9 @@ taken for a retired service. App Mesh-mode Creates and Updates fail at once, lea
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from meshed_crystal import actions, app, observability
@@ -31,6 +29,7 @@ from tests.integration.lifecycle import (
     ok,
     workshop,
 )
+from tests.integration.test_observability import emf_lines
 from tests.support.appmesh_gone import AppMeshGone
 from tests.support.cfn_driver import CloudFormation
 from tests.support.faults import Faults
@@ -74,18 +73,6 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.levelno == logging.WARNING and "App Mesh" in r.message]
 
 
-def emf(text: str) -> list[dict[str, Any]]:
-    records = []
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and "_aws" in record:
-            records.append(record)
-    return records
-
-
 @pytest.mark.parametrize("setting", SETTINGS)
 @pytest.mark.parametrize("way", list(WAYS))
 def test_delete_when_app_mesh_is_gone(
@@ -119,7 +106,7 @@ def test_delete_when_app_mesh_is_gone(
     # Then nothing of the resource is ACTIVE in ECS, whatever the outcome
     assert aws_state.active_revisions(FAMILY) == []
     warnings = warnings_of(caplog)
-    metrics = [r for r in emf(capsys.readouterr().out) if r.get("RequestType") == "Delete"]
+    metrics = [r for r in emf_lines(capsys.readouterr().out) if r.get("RequestType") == "Delete"]
     assert len(metrics) == 1
     if finishes(setting, way):
         # SUCCESS, with one WARNING naming what may be left, and the metric
