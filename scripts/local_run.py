@@ -139,10 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
         platform = build_workshop_platform(boto3.Session(region_name="us-east-1"))
         print(f"emulator: {emulator.endpoint_url} (moto server mode, loopback only)")
-        print(
-            f"platform: mesh {platform.mesh_name}, Cloud Map {platform.cloud_map_service_name}"
-            f".{platform.namespace_name}, app task definition {platform.app_task_definition_arn}"
-        )
+        _print_platform(platform)
         failed = 0
         from tests.support import moto_cloudformation
 
@@ -159,9 +156,63 @@ def main(argv: list[str] | None = None) -> int:
         emulator.stop()
 
 
+def _print_platform(platform: Any) -> None:
+    """The emulated platform's ids, so every form of the README's template can be tried."""
+    print("platform (what a template of yours can reference):")
+    for label, value in (
+        ("MeshName", platform.mesh_name),
+        ("MeshArn", platform.mesh_arn),
+        ("CloudMapNamespaceName", platform.namespace_name),
+        ("CloudMap namespace id", platform.namespace_id),
+        ("CloudMapServiceName", platform.cloud_map_service_name),
+        ("CloudMapServiceArn", platform.cloud_map_service_arn),
+        ("TaskDefinition (the app's)", platform.app_task_definition_arn),
+        ("task role", platform.task_role_arn),
+        ("execution role", platform.execution_role_arn),
+        ("log group", platform.log_group_name),
+        ("ECS cluster", platform.cluster_arn),
+    ):
+        print(f"  {label} = {value}")
+
+
+def _state() -> dict[str, set[str]]:
+    """What the resource can create, read from the emulator as an operator would."""
+    import boto3
+
+    appmesh, ecs = boto3.client("appmesh"), boto3.client("ecs")
+    kinds = ("revision", "virtual node", "virtual service")
+    state: dict[str, set[str]] = {kind: set() for kind in kinds}
+    for page in ecs.get_paginator("list_task_definitions").paginate(status="ACTIVE"):
+        state["revision"].update(page["taskDefinitionArns"])
+    for mesh in appmesh.list_meshes()["meshes"]:
+        name = mesh["meshName"]
+        nodes = appmesh.list_virtual_nodes(meshName=name)["virtualNodes"]
+        state["virtual node"].update(f"{name}/{n['virtualNodeName']}" for n in nodes)
+        services = appmesh.list_virtual_services(meshName=name)["virtualServices"]
+        state["virtual service"].update(f"{name}/{s['virtualServiceName']}" for s in services)
+    return state
+
+
+def _print_changes(before: dict[str, set[str]], after: dict[str, set[str]]) -> None:
+    """One line per thing the invocation created or removed."""
+    changed = False
+    verbs = {"revision": ("registered", "deregistered"), "virtual node": ("created", "deleted")}
+    for kind in after:
+        made, gone = verbs.get(kind, ("created", "deleted"))
+        for item in sorted(after[kind] - before[kind]):
+            print(f"  + {kind} {made}: {item}")
+            changed = True
+        for item in sorted(before[kind] - after[kind]):
+            print(f"  - {kind} {gone}: {item}")
+            changed = True
+    if not changed:
+        print("  (nothing created or removed)")
+
+
 def _send_all(cloudformation: Any, endpoint: Any, events: list[tuple[Path, dict[str, Any]]]) -> int:
     failed = 0
     for path, event in events:
+        before = _state()
         # The presigned S3 URL of a saved event points at AWS; answer locally instead.
         event["ResponseURL"] = endpoint.response_url(
             str(event.get("StackId")),
@@ -170,6 +221,7 @@ def _send_all(cloudformation: Any, endpoint: Any, events: list[tuple[Path, dict[
         )
         body = cloudformation.invoke(event, remaining_ms=600_000)
         _print_response(f"{event.get('RequestType')} ({path.name})", body)
+        _print_changes(before, _state())
         failed += body["Status"] != "SUCCESS"
     return failed
 

@@ -33,6 +33,11 @@ def test_the_migration_runs_locally_with_every_response_success() -> None:
     assert "ClientAliasDnsName = ecsdemo-crystal.service.local" in out
     assert "Delete (delete-app-mesh-id.json): SUCCESS" in out
     assert "FAILED" not in out
+    # What each invocation created or removed, one line each, and the platform's ids
+    assert "  + virtual node created: ecs-mesh/ecsdemo-crystal" in out
+    assert "  + revision registered: arn:aws:ecs:us-east-1:123456789012:task-definition/" in out
+    assert "  - virtual service deleted: ecs-mesh/ecsdemo-crystal.service.local" in out
+    assert "  CloudMapServiceArn = arn:aws:servicediscovery:" in out
 
 
 @pytest.mark.parametrize(
