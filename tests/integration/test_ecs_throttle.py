@@ -78,7 +78,9 @@ def test_simultaneous_registrations_in_one_family(ecs: Any) -> None:
 
 
 def test_parallel_registrations_collide(ecs: Any) -> None:
-    ecs_throttle.install(burst=20, rate=1.0, hold_s=0.3)
+    # The first registration holds its family long enough that the three others, released at
+    # the same moment, arrive while it runs even on a loaded machine (0.3 s failed there).
+    ecs_throttle.install(burst=20, rate=1.0, hold_s=3.0)
     codes: list[str] = []
     start = threading.Barrier(4)
 
