@@ -201,3 +201,30 @@ def _named(platform: Platform, mesh: str, length: int) -> dict[str, Any]:
         Envoy={"Image": "public.ecr.aws/appmesh/" + "e" * 200 + ":v1.29.12.1-prod"},
         Tags=[{"Key": "k" * 128, "Value": "v" * 256}],
     )
+
+
+ADAPTERS = "meshed_crystal.adapters"
+
+
+def test_at_info_one_line_per_action_and_no_botocore_noise(
+    cfn: CloudFormation, platform: Platform, caplog: pytest.LogCaptureFixture
+) -> None:
+    # At the deployed default (INFO), what an invocation did can be read line by line, and
+    # botocore's per-request lines only appear when its level is asked for
+    caplog.set_level(logging.INFO)
+    ok(fast(cfn).create(LOGICAL, workshop(platform)))
+    actions = [r.getMessage() for r in caplog.records if r.name.startswith(ADAPTERS)]
+    assert actions == [
+        "registered task definition",
+        "creating virtual node",
+        "creating virtual service",
+    ]
+    assert [r for r in caplog.records if r.name.startswith("botocore")] == []
+    caplog.clear()
+    ok(cfn.delete(LOGICAL))
+    actions = [r.getMessage() for r in caplog.records if r.name.startswith(ADAPTERS)]
+    assert actions == [
+        "deregistering task definition",
+        "deleting virtual service",
+        "deleting virtual node",
+    ]

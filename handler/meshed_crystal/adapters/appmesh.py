@@ -7,6 +7,7 @@ adapter raises :class:`AppMeshUnavailableError` for it, and the actions decide w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
@@ -30,6 +31,8 @@ from meshed_crystal.errors import (
 from .clients import LazyClient
 
 T = TypeVar("T")
+# One INFO line per write (an operator reads what an invocation did from its log).
+logger = logging.getLogger(__name__)
 LIST_LIMIT = 100  # the API's maximum page size
 
 # The error codes of App Mesh's service model (botocore/data/appmesh/*/service-2.json; a test
@@ -239,6 +242,7 @@ class AppMesh(LazyClient):
         spec: dict[str, Any],
         tags: dict[str, str],
     ) -> dict[str, Any] | None:
+        logger.info(f"creating {kind.words}", extra={"mesh": mesh, "resource_name": name})
         try:
             created = self._call(kind, "Create", mesh, owner, name, spec=spec, tags=_tag_list(tags))
         except ClientError as e:
@@ -250,12 +254,14 @@ class AppMesh(LazyClient):
     def _update(
         self, kind: _Kind, mesh: str, owner: str | None, name: str, spec: dict[str, Any]
     ) -> dict[str, Any]:
+        logger.info(f"updating {kind.words}", extra={"mesh": mesh, "resource_name": name})
         try:
             return dict(self._call(kind, "Update", mesh, owner, name, spec=spec)[kind.key])
         except ClientError as e:
             raise _fail(e, f"{kind.words} {name}") from e
 
     def _delete(self, kind: _Kind, mesh: str, owner: str | None, name: str) -> bool:
+        logger.info(f"deleting {kind.words}", extra={"mesh": mesh, "resource_name": name})
         try:
             self._call(kind, "Delete", mesh, owner, name)
         except ClientError as e:
@@ -285,6 +291,7 @@ class AppMesh(LazyClient):
             raise _fail(e, arn) from e
 
     def tag(self, arn: str, tags: dict[str, str]) -> None:
+        logger.info("tagging", extra={"arn": arn, "keys": sorted(tags)})
         try:
             self._request(
                 "TagResource",
@@ -296,6 +303,7 @@ class AppMesh(LazyClient):
     def untag(self, arn: str, keys: list[str]) -> None:
         if not keys:
             return
+        logger.info("untagging", extra={"arn": arn, "keys": keys})
         try:
             self._request(
                 "UntagResource", lambda client: client.untag_resource(resourceArn=arn, tagKeys=keys)

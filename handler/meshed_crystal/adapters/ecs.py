@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -10,6 +11,9 @@ from meshed_crystal import retry
 from meshed_crystal.errors import AwsError, MissingResourceError
 
 from .clients import LazyClient
+
+# One INFO line per write (DESIGN: an operator reads what an invocation did from its log).
+logger = logging.getLogger(__name__)
 
 
 class Ecs(LazyClient):
@@ -44,10 +48,15 @@ class Ecs(LazyClient):
             raise AwsError(
                 f"ECS {retry.error_code(e)} registering family {request.get('family')}: {message}"
             ) from e
-        return dict(response["taskDefinition"])
+        registered = dict(response["taskDefinition"])
+        logger.info(
+            "registered task definition", extra={"arn": registered.get("taskDefinitionArn")}
+        )
+        return registered
 
     def deregister(self, arn: str) -> None:
         """Already INACTIVE or gone is fine: the goal is that it no longer is ACTIVE."""
+        logger.info("deregistering task definition", extra={"arn": arn})
         try:
             retry.call(
                 "DeregisterTaskDefinition",
@@ -87,6 +96,7 @@ class Ecs(LazyClient):
                 return arns
 
     def tag(self, arn: str, tags: dict[str, str]) -> None:
+        logger.info("tagging task definition", extra={"arn": arn, "keys": sorted(tags)})
         try:
             retry.call(
                 "TagResource",
