@@ -11,6 +11,12 @@ Use :func:`injected` as a context manager (the ``faults`` fixture does), then::
     faults.fail("ecs", "RegisterTaskDefinition", "ThrottlingException", "Rate exceeded", times=2)
     faults.delay("appmesh", "CreateVirtualService", seconds=2.0)
     faults.calls  # [("appmesh", "DescribeMesh"), ...] every call that reached the emulator
+
+Ordering concurrent invocations: a barrier armed on an operation (``rendezvous``, ``at_once``)
+holds the calls *before* the emulator runs them, so it synchronises their arrival, not their
+effects: once released, one call may run (and its invocation go on writing) before the other
+call has run at all. To make "every invocation read before any of them wrote" true, gate the
+writes instead: :meth:`Faults.reads_before_writes`.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 from moto.core.exceptions import ServiceException
 from moto.core.responses import BaseResponse
 
-__all__ = ["Faults", "InjectedFault", "injected"]
+__all__ = ["Faults", "InjectedFault", "injected", "is_write"]
 
 
 class InjectedFault(ServiceException):
@@ -59,6 +65,7 @@ class Faults:
     injected: list[tuple[str, str, str]] = field(default_factory=list)
     """(service, operation, error code) of every fault actually raised, in order."""
     _armed: dict[Operation, list[_Fault]] = field(default_factory=dict)
+    _write_gates: list[_Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(
@@ -80,12 +87,34 @@ class Faults:
     ) -> None:
         """The next ``parties`` calls of ``operation`` wait for each other, then all proceed.
 
-        Makes a race deterministic: concurrent invocations all read before any of them writes.
+        They are held before the emulator runs them: this orders their arrival only. After the
+        release the emulator runs them in any order, possibly one after the other invocation's
+        next calls; to order reads before writes use :meth:`reads_before_writes`.
         """
         with self._lock:
             self._armed.setdefault((service, operation), []).append(
                 _Fault("", "", parties, barrier=threading.Barrier(parties, timeout=timeout_s))
             )
+
+    def reads_before_writes(
+        self, parties: int = 2, *, timeout_s: float = 30.0
+    ) -> threading.Barrier:
+        """The first ``parties`` writes, whatever their operation, wait until all have arrived.
+
+        For ``parties`` concurrent invocations that each write one call at a time after their
+        reads (a Create settles all its reads before its first write, then writes in sequence),
+        these are the first write of each invocation: when the gate opens, every invocation has
+        finished all its reads (the emulator ran them and answered), and none has written yet.
+        What each read saw is then fixed, whatever the threads' scheduling.
+
+        Returns the gate: ``broken`` afterwards if fewer than ``parties`` writes came within
+        ``timeout_s`` (an invocation wrote nothing, or wrote twice before the others' first):
+        the interleaving was then not the one intended, which the caller should assert.
+        """
+        gate = threading.Barrier(parties, timeout=timeout_s)
+        with self._lock:
+            self._write_gates.append(_Fault("", "", parties, barrier=gate))
+        return gate
 
     def at_once(self, *operations: Operation, timeout_s: float = 5.0) -> threading.Barrier:
         """The next call of each operation waits until the calls of all of them have arrived.
@@ -107,7 +136,20 @@ class Faults:
     def writes(self) -> list[Operation]:
         """The recorded calls that change something (anything but Describe/List/Get)."""
         with self._lock:
-            return [c for c in self.calls if not c[1].startswith(("Describe", "List", "Get"))]
+            return [c for c in self.calls if is_write(c[1])]
+
+    def _gate(self, operation: str) -> threading.Barrier | None:
+        """The write gate this call must pass, if it is one of the gated writes."""
+        if not is_write(operation):
+            return None
+        with self._lock:
+            if not self._write_gates:
+                return None
+            gate = self._write_gates[0]
+            gate.times -= 1
+            if gate.times <= 0:
+                self._write_gates.pop(0)
+            return gate.barrier
 
     def _next(self, service: str, operation: str) -> _Fault | None:
         with self._lock:
@@ -122,6 +164,11 @@ class Faults:
             if fault.code:
                 self.injected.append((service, operation, fault.code))
             return fault
+
+
+def is_write(operation: str) -> bool:
+    """Anything but a Describe, List or Get changes something."""
+    return not operation.startswith(("Describe", "List", "Get"))
 
 
 _active: Faults | None = None
@@ -142,6 +189,10 @@ def _call_action(self: BaseResponse) -> Any:
     if faults is None or operation is None:
         return _original_call_action(self)
     fault = faults._next(str(self.boto3_service_name), operation)
+    gate = faults._gate(operation)
+    if gate is not None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            gate.wait()  # a broken gate is the caller's finding (see reads_before_writes)
     if fault is not None:
         if fault.barrier is not None:
             with contextlib.suppress(threading.BrokenBarrierError):
