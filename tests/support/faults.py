@@ -10,6 +10,8 @@ Use :func:`injected` as a context manager (the ``faults`` fixture does), then::
 
     faults.fail("ecs", "RegisterTaskDefinition", "ThrottlingException", "Rate exceeded", times=2)
     faults.delay("appmesh", "CreateVirtualService", seconds=2.0)
+    faults.fail("ecs", "RegisterTaskDefinition", "ServerException", "Internal error", status=500)
+    faults.disconnect("appmesh", "ListVirtualServices", "refused")
     faults.calls  # [("appmesh", "DescribeMesh"), ...] every call that reached the emulator
 
 Ordering concurrent invocations: a barrier armed on an operation (``rendezvous``, ``at_once``)
@@ -28,12 +30,13 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 from moto.core.exceptions import ServiceException
 from moto.core.responses import BaseResponse
 
-__all__ = ["Faults", "InjectedFault", "injected", "is_write"]
+__all__ = ["Connection", "Faults", "InjectedFault", "injected", "is_write"]
 
 
 class InjectedFault(ServiceException):
@@ -46,6 +49,13 @@ class InjectedFault(ServiceException):
 
 # Service names as moto's responses know them (botocore's, e.g. "servicediscovery").
 Operation = tuple[str, str]
+# How a connection fails: "refused" before the request reached the service (it did not run);
+# "closed" after the service ran it, before its answer arrived.
+Connection = Literal["refused", "closed"]
+_RAISED: dict[str, type[EndpointConnectionError | ConnectionClosedError]] = {
+    "refused": EndpointConnectionError,
+    "closed": ConnectionClosedError,
+}
 
 
 @dataclass
@@ -55,6 +65,8 @@ class _Fault:
     times: int
     delay_s: float = 0.0
     barrier: threading.Barrier | None = None
+    status: int | None = None
+    connection: Connection | None = None
 
 
 @dataclass
@@ -63,17 +75,46 @@ class Faults:
 
     calls: list[Operation] = field(default_factory=list)
     injected: list[tuple[str, str, str]] = field(default_factory=list)
-    """(service, operation, error code) of every fault actually raised, in order."""
+    """(service, operation, error code or botocore exception) of every fault raised, in order."""
     _armed: dict[Operation, list[_Fault]] = field(default_factory=dict)
     _write_gates: list[_Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(
-        self, service: str, operation: str, code: str, message: str, *, times: int = 1
+        self,
+        service: str,
+        operation: str,
+        code: str,
+        message: str,
+        *,
+        times: int = 1,
+        status: int | None = None,
     ) -> None:
-        """The next ``times`` calls of ``operation`` answer the service error ``code``."""
+        """The next ``times`` calls of ``operation`` answer the service error ``code``.
+
+        The HTTP status is the one the service's model gives the error (App Mesh's
+        ``ServiceUnavailableException`` is 503), else 400; ``status`` sets it where the model
+        says nothing but the service sends another (ECS's ``ServerException`` is a 500).
+        """
         with self._lock:
-            self._armed.setdefault((service, operation), []).append(_Fault(code, message, times))
+            self._armed.setdefault((service, operation), []).append(
+                _Fault(code, message, times, status=status)
+            )
+
+    def disconnect(
+        self, service: str, operation: str, how: Connection = "refused", *, times: int = 1
+    ) -> None:
+        """The next ``times`` calls of ``operation`` lose their connection, as botocore reports
+        it: ``refused``, EndpointConnectionError (the call did not run); ``closed``,
+        ConnectionClosedError (the call ran, its answer was lost).
+
+        In process (``mock_aws``, the ``faults`` fixture) only: a server-mode emulator turns the
+        exception into an HTTP 500.
+        """
+        with self._lock:
+            self._armed.setdefault((service, operation), []).append(
+                _Fault("", "", times, connection=how)
+            )
 
     def delay(self, service: str, operation: str, seconds: float, *, times: int = 1) -> None:
         """The next ``times`` calls of ``operation`` take ``seconds`` longer, then succeed."""
@@ -163,6 +204,8 @@ class Faults:
                 queue.pop(0)
             if fault.code:
                 self.injected.append((service, operation, fault.code))
+            elif fault.connection:
+                self.injected.append((service, operation, _RAISED[fault.connection].__name__))
             return fault
 
 
@@ -199,6 +242,10 @@ def _call_action(self: BaseResponse) -> Any:
                 fault.barrier.wait()  # a broken one is the caller's finding, not a failed call
         if fault.delay_s:
             time.sleep(fault.delay_s)
+        if fault.connection == "closed":
+            _original_call_action(self)
+        if fault.connection:
+            raise _RAISED[fault.connection](endpoint_url=_endpoint(self))
         if fault.code:
             error = InjectedFault(fault.code, fault.message)
             method = _snake(operation)
@@ -213,8 +260,13 @@ def _call_action(self: BaseResponse) -> Any:
                 # moto warns when a code is not in the model (ECS's ThrottlingException is
                 # not, though ECS sends it); it still serialises it as the service would.
                 warnings.simplefilter("ignore", UserWarning)
-                return _original_call_action(self)
+                status, headers, body = _original_call_action(self)
+            return (status if fault.status is None else fault.status), headers, body
     return _original_call_action(self)
+
+
+def _endpoint(response: BaseResponse) -> str:
+    return str(getattr(response, "uri", "") or response.boto3_service_name)
 
 
 def _snake(name: str) -> str:
