@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -27,6 +28,17 @@ class RedactSecrets(logging.Filter):
         clean = redact(message)
         if clean != message:
             record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # A traceback quotes its exception's message (a failed PUT names its URL): the
+            # formatters write exc_text as it is, so it is formatted here, redacted.
+            text = "".join(traceback.format_exception(*record.exc_info))
+            if "X-Amz-" in text:
+                # Kept, redacted, under the keys Powertools would use (plain formatters use
+                # exc_text); the original exc_info would be formatted verbatim.
+                record.exc_text = redact(text).rstrip("\n")
+                record.exception = record.exc_text
+                record.exception_name = type(record.exc_info[1]).__name__
+                record.exc_info = None
         for key, value in list(vars(record).items()):
             if isinstance(value, str) and key not in ("msg", "message") and "X-Amz-" in value:
                 setattr(record, key, redact(value))

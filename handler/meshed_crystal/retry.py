@@ -14,7 +14,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectionError,
+    ReadTimeoutError,
+)
 
 from .errors import ThrottledError
 
@@ -57,7 +62,10 @@ def error_code(error: ClientError) -> str:
 
 
 def is_throttle(error: Exception) -> bool:
-    if isinstance(error, ConnectionError | ReadTimeoutError):
+    # A connection dropped before the answer (ConnectionClosedError) is retried too: a retried
+    # RegisterTaskDefinition may then leave a duplicate revision, which carries this resource's
+    # tags and so is deregistered by its Delete (found from ECS), not leaked.
+    if isinstance(error, ConnectionError | ReadTimeoutError | ConnectionClosedError):
         return True
     if not isinstance(error, ClientError):
         return False

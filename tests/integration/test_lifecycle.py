@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from meshed_crystal import app
 
 from tests.integration import aws_state
 from tests.integration.lifecycle import (
@@ -25,7 +26,8 @@ from tests.integration.lifecycle import (
     revision_status,
     workshop,
 )
-from tests.support.cfn_driver import CloudFormation
+from tests.support import moto_cloudformation
+from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
 from tests.support.faults import Faults
 from tests.support.platform import Platform
 
@@ -156,6 +158,31 @@ def test_a_service_name_held_by_another_stack_is_refused_and_left_untouched(
     assert aws_state.service(SERVICE) == before
     assert aws_state.node_names() == ["other-node"]
     assert all_revisions() == []
+
+
+def test_the_same_logical_id_in_another_stack_is_refused_and_writes_nothing(
+    cfn: CloudFormation, platform: Platform, endpoint: ResponseEndpoint, faults: Faults
+) -> None:
+    # Given this stack's resource exists
+    created = ok(fast(cfn).create(LOGICAL, workshop(platform)))
+    node_before, service_before = aws_state.node(NODE), aws_state.service(SERVICE)
+    # And another stack (another StackId) with a resource of the same logical id and names
+    other = CloudFormation(app.lambda_handler, endpoint, stack_name="other-stack", grace_s=0.05)
+    writes_before = len(faults.writes())
+    with moto_cloudformation.serving(other):
+        # When the other stack creates it
+        body = other.create(LOGICAL, workshop(platform))
+        # Then it is refused, naming the stack that holds the names, and nothing is written
+        reason = failed(body)
+        assert f"virtual node {NODE} already exists in mesh ecs-mesh" in reason
+        assert f"belongs to resource {LOGICAL} of stack crystal-stack" in reason
+        assert faults.writes()[writes_before:] == []
+        # And the Delete that CloudFormation sends the other stack next removes nothing
+        ok(other.delete(LOGICAL, physical_id=body["PhysicalResourceId"]))
+    assert faults.writes()[writes_before:] == []
+    assert aws_state.node(NODE) == node_before
+    assert aws_state.service(SERVICE) == service_before
+    assert aws_state.active_revisions(FAMILY) == [created["TaskDefinitionArn"]]
 
 
 # -- 4. A Create that fails midway ------------------------------------------------------------

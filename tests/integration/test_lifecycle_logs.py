@@ -13,16 +13,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-from meshed_crystal import app
+from meshed_crystal import app, logs
 
+from tests.conftest import ENVOY_IMAGE
 from tests.integration import aws_state
 from tests.integration.lifecycle import LOGICAL, failed, fast, ok, workshop
 from tests.support import moto_cloudformation
 from tests.support.cfn_driver import MAX_RESPONSE_BYTES, CloudFormation, ResponseEndpoint
+from tests.support.containers import cold_start
 from tests.support.platform import Platform
 
 CONTEXT_KEYS = ("stack_id", "logical_id", "cfn_request_id", "request_type")
 LOGGERS = ("meshed_crystal", "crhelper", "botocore")
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/crystal-stack/0e1d2c3b"
 
 
 @pytest.fixture
@@ -228,3 +231,97 @@ def test_at_info_one_line_per_action_and_no_botocore_noise(
         "deleting virtual service",
         "deleting virtual node",
     ]
+
+
+# -- Redaction: what would log the URL, and who installs the filter ---------------------------
+
+
+def _leaks(url: str, handler_output: io.StringIO, caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The written lines, after asserting that none holds the URL or its secrets."""
+    lines = [line for line in handler_output.getvalue().splitlines() if line.strip()]
+    texts = [*lines] + [
+        " ".join(str(v) for v in vars(r).values()) + " " + r.getMessage() for r in caplog.records
+    ]
+    for secret in _secrets(url):
+        leaking = [t for t in texts if secret in t]
+        assert leaking == [], f"{secret[:40]}... logged: {leaking[0][:300]}"
+    return lines
+
+
+@pytest.mark.parametrize("log_level", ["DEBUG"], indirect=True)
+def test_a_response_url_that_reaches_a_log_line_is_redacted(
+    endpoint: ResponseEndpoint,
+    caplog: pytest.LogCaptureFixture,
+    handler_output: io.StringIO,
+    log_level: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = endpoint.response_url(STACK_ID, LOGICAL, "0f5e2c1a-redaction")
+    # Given records that hold the URL, as they would arise: crhelper's own line when it sends a
+    # response (crhelper.utils._send_response, verbatim), a value the function puts in a line,
+    # and a message that quotes it
+    logging.getLogger("crhelper.utils").debug(f"CFN response URL: {url}")
+    app.logger.info("sending response", extra={"response_url": url})
+    logging.getLogger("meshed_crystal.protocol").warning("PUT %s failed", url)
+    # Then every line is written, says the URL was there, and holds none of it
+    lines = _leaks(url, handler_output, caplog)
+    assert len(lines) == 3, lines
+    assert all("[presigned URL redacted]" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("log_level", ["DEBUG"], indirect=True)
+def test_a_response_url_in_a_logged_exception_is_redacted(
+    endpoint: ResponseEndpoint,
+    caplog: pytest.LogCaptureFixture,
+    handler_output: io.StringIO,
+    log_level: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = endpoint.response_url(STACK_ID, LOGICAL, "7a1b2c3d-redaction")
+    try:
+        raise OSError(f"PUT {url} failed")
+    except OSError:
+        logging.getLogger("meshed_crystal.protocol").exception("response PUT failed")
+    lines = _leaks(url, handler_output, caplog)
+    assert len(lines) == 1
+    # The traceback is kept, redacted, with the exception's name
+    entry = json.loads(lines[0])
+    assert "OSError: PUT [presigned URL redacted] failed" in entry["exception"]
+    assert entry["exception_name"] == "OSError"
+
+
+@pytest.mark.parametrize("log_level", ["DEBUG"], indirect=True)
+def test_the_app_module_installs_the_redaction(
+    endpoint: ResponseEndpoint, handler_output: io.StringIO, log_level: str
+) -> None:
+    # Given no handler of the function's loggers redacts (as before the function is loaded)
+    names = (app.logger.name, *LOGGERS)
+    stripped = [
+        (handler, f)
+        for name in names
+        for handler in logging.getLogger(name).handlers
+        for f in list(handler.filters)
+        if isinstance(f, logs.RedactSecrets)
+    ]
+    assert stripped, "the app module imported by the tests installed the filter"
+    for handler, f in stripped:
+        handler.removeFilter(f)
+    try:
+        # When a Lambda container loads the function (a fresh import of meshed_crystal.app)
+        cold_start(ENVOY_IMAGE)
+        # Then every handler of its, crhelper's and botocore's loggers redacts
+        for name in names:
+            handlers = logging.getLogger(name).handlers
+            assert handlers, f"logger {name} has no handler"
+            for handler in handlers:
+                assert any(isinstance(f, logs.RedactSecrets) for f in handler.filters), name
+        # And a line with the URL comes out redacted
+        url = endpoint.response_url(STACK_ID, LOGICAL, "3c4d5e6f-redaction")
+        logging.getLogger("crhelper.utils").debug(f"CFN response URL: {url}")
+        written = handler_output.getvalue()
+        assert "[presigned URL redacted]" in written
+        assert url not in written
+    finally:
+        for handler, f in stripped:
+            if not any(isinstance(g, logs.RedactSecrets) for g in handler.filters):
+                handler.addFilter(f)

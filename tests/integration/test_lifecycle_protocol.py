@@ -25,7 +25,7 @@ from tests.integration.lifecycle import (
 )
 from tests.support.cfn_driver import CloudFormation, LambdaContext, ResponseEndpoint
 from tests.support.containers import cold_start
-from tests.support.faults import Faults
+from tests.support.faults import Faults, is_write
 from tests.support.platform import Platform
 
 REAL_ID = f"meshed-crystal:123456789012:ecs-mesh:{NODE}:{SERVICE}"
@@ -39,8 +39,11 @@ def test_one_create_delivered_twice_at_once_makes_one_node_one_service_one_revis
     # Given two Lambda containers, and one Create event that Lambda delivers to both at once
     containers = [cold_start(ENVOY_IMAGE), cold_start(ENVOY_IMAGE)]
     event = cfn.event("Create", LOGICAL, workshop(platform))
-    # Both invocations read "no node yet" before either writes: the race at its worst
-    faults.rendezvous("appmesh", "DescribeVirtualNode", parties=2)
+    # Both invocations read "no node yet" before either writes: the race at its worst. (A
+    # barrier on DescribeVirtualNode would not do: it holds the calls before the emulator runs
+    # them, and one invocation could then register and create the node before the other's
+    # describe ran. The gate holds each invocation's first write until both have read.)
+    gate = faults.reads_before_writes(parties=2)
     errors: list[BaseException] = []
 
     def run(container: Any) -> None:
@@ -58,6 +61,11 @@ def test_one_create_delivered_twice_at_once_makes_one_node_one_service_one_revis
         thread.join(timeout=30)
     assert errors == []
     assert endpoint.wait_for_delivery(event["ResponseURL"], count=2)
+    # (the interleaving was the intended one: the gate opened on the second invocation's first
+    # write, which came after both invocations had read the node)
+    assert not gate.broken
+    writes = [i for i, (_, operation) in enumerate(faults.calls) if is_write(operation)]
+    assert faults.calls[: writes[1]].count(("appmesh", "DescribeVirtualNode")) == 2
     # Then both raced to create the node (one of them lost with a ConflictException)...
     assert faults.calls.count(("appmesh", "CreateVirtualNode")) == 2
     # ...and both answered SUCCESS with the same id and attributes

@@ -10,7 +10,15 @@ Use :func:`injected` as a context manager (the ``faults`` fixture does), then::
 
     faults.fail("ecs", "RegisterTaskDefinition", "ThrottlingException", "Rate exceeded", times=2)
     faults.delay("appmesh", "CreateVirtualService", seconds=2.0)
+    faults.fail("ecs", "RegisterTaskDefinition", "ServerException", "Internal error", status=500)
+    faults.disconnect("appmesh", "ListVirtualServices", "refused")
     faults.calls  # [("appmesh", "DescribeMesh"), ...] every call that reached the emulator
+
+Ordering concurrent invocations: a barrier armed on an operation (``rendezvous``, ``at_once``)
+holds the calls *before* the emulator runs them, so it synchronises their arrival, not their
+effects: once released, one call may run (and its invocation go on writing) before the other
+call has run at all. To make "every invocation read before any of them wrote" true, gate the
+writes instead: :meth:`Faults.reads_before_writes`.
 """
 
 from __future__ import annotations
@@ -22,12 +30,13 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 from moto.core.exceptions import ServiceException
 from moto.core.responses import BaseResponse
 
-__all__ = ["Faults", "InjectedFault", "injected"]
+__all__ = ["Connection", "Faults", "InjectedFault", "injected", "is_write"]
 
 
 class InjectedFault(ServiceException):
@@ -40,6 +49,13 @@ class InjectedFault(ServiceException):
 
 # Service names as moto's responses know them (botocore's, e.g. "servicediscovery").
 Operation = tuple[str, str]
+# How a connection fails: "refused" before the request reached the service (it did not run);
+# "closed" after the service ran it, before its answer arrived.
+Connection = Literal["refused", "closed"]
+_RAISED: dict[str, type[EndpointConnectionError | ConnectionClosedError]] = {
+    "refused": EndpointConnectionError,
+    "closed": ConnectionClosedError,
+}
 
 
 @dataclass
@@ -49,6 +65,8 @@ class _Fault:
     times: int
     delay_s: float = 0.0
     barrier: threading.Barrier | None = None
+    status: int | None = None
+    connection: Connection | None = None
 
 
 @dataclass
@@ -57,16 +75,46 @@ class Faults:
 
     calls: list[Operation] = field(default_factory=list)
     injected: list[tuple[str, str, str]] = field(default_factory=list)
-    """(service, operation, error code) of every fault actually raised, in order."""
+    """(service, operation, error code or botocore exception) of every fault raised, in order."""
     _armed: dict[Operation, list[_Fault]] = field(default_factory=dict)
+    _write_gates: list[_Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(
-        self, service: str, operation: str, code: str, message: str, *, times: int = 1
+        self,
+        service: str,
+        operation: str,
+        code: str,
+        message: str,
+        *,
+        times: int = 1,
+        status: int | None = None,
     ) -> None:
-        """The next ``times`` calls of ``operation`` answer the service error ``code``."""
+        """The next ``times`` calls of ``operation`` answer the service error ``code``.
+
+        The HTTP status is the one the service's model gives the error (App Mesh's
+        ``ServiceUnavailableException`` is 503), else 400; ``status`` sets it where the model
+        says nothing but the service sends another (ECS's ``ServerException`` is a 500).
+        """
         with self._lock:
-            self._armed.setdefault((service, operation), []).append(_Fault(code, message, times))
+            self._armed.setdefault((service, operation), []).append(
+                _Fault(code, message, times, status=status)
+            )
+
+    def disconnect(
+        self, service: str, operation: str, how: Connection = "refused", *, times: int = 1
+    ) -> None:
+        """The next ``times`` calls of ``operation`` lose their connection, as botocore reports
+        it: ``refused``, EndpointConnectionError (the call did not run); ``closed``,
+        ConnectionClosedError (the call ran, its answer was lost).
+
+        In process (``mock_aws``, the ``faults`` fixture) only: a server-mode emulator turns the
+        exception into an HTTP 500.
+        """
+        with self._lock:
+            self._armed.setdefault((service, operation), []).append(
+                _Fault("", "", times, connection=how)
+            )
 
     def delay(self, service: str, operation: str, seconds: float, *, times: int = 1) -> None:
         """The next ``times`` calls of ``operation`` take ``seconds`` longer, then succeed."""
@@ -80,12 +128,34 @@ class Faults:
     ) -> None:
         """The next ``parties`` calls of ``operation`` wait for each other, then all proceed.
 
-        Makes a race deterministic: concurrent invocations all read before any of them writes.
+        They are held before the emulator runs them: this orders their arrival only. After the
+        release the emulator runs them in any order, possibly one after the other invocation's
+        next calls; to order reads before writes use :meth:`reads_before_writes`.
         """
         with self._lock:
             self._armed.setdefault((service, operation), []).append(
                 _Fault("", "", parties, barrier=threading.Barrier(parties, timeout=timeout_s))
             )
+
+    def reads_before_writes(
+        self, parties: int = 2, *, timeout_s: float = 30.0
+    ) -> threading.Barrier:
+        """The first ``parties`` writes, whatever their operation, wait until all have arrived.
+
+        For ``parties`` concurrent invocations that each write one call at a time after their
+        reads (a Create settles all its reads before its first write, then writes in sequence),
+        these are the first write of each invocation: when the gate opens, every invocation has
+        finished all its reads (the emulator ran them and answered), and none has written yet.
+        What each read saw is then fixed, whatever the threads' scheduling.
+
+        Returns the gate: ``broken`` afterwards if fewer than ``parties`` writes came within
+        ``timeout_s`` (an invocation wrote nothing, or wrote twice before the others' first):
+        the interleaving was then not the one intended, which the caller should assert.
+        """
+        gate = threading.Barrier(parties, timeout=timeout_s)
+        with self._lock:
+            self._write_gates.append(_Fault("", "", parties, barrier=gate))
+        return gate
 
     def at_once(self, *operations: Operation, timeout_s: float = 5.0) -> threading.Barrier:
         """The next call of each operation waits until the calls of all of them have arrived.
@@ -107,7 +177,20 @@ class Faults:
     def writes(self) -> list[Operation]:
         """The recorded calls that change something (anything but Describe/List/Get)."""
         with self._lock:
-            return [c for c in self.calls if not c[1].startswith(("Describe", "List", "Get"))]
+            return [c for c in self.calls if is_write(c[1])]
+
+    def _gate(self, operation: str) -> threading.Barrier | None:
+        """The write gate this call must pass, if it is one of the gated writes."""
+        if not is_write(operation):
+            return None
+        with self._lock:
+            if not self._write_gates:
+                return None
+            gate = self._write_gates[0]
+            gate.times -= 1
+            if gate.times <= 0:
+                self._write_gates.pop(0)
+            return gate.barrier
 
     def _next(self, service: str, operation: str) -> _Fault | None:
         with self._lock:
@@ -121,7 +204,14 @@ class Faults:
                 queue.pop(0)
             if fault.code:
                 self.injected.append((service, operation, fault.code))
+            elif fault.connection:
+                self.injected.append((service, operation, _RAISED[fault.connection].__name__))
             return fault
+
+
+def is_write(operation: str) -> bool:
+    """Anything but a Describe, List or Get changes something."""
+    return not operation.startswith(("Describe", "List", "Get"))
 
 
 _active: Faults | None = None
@@ -142,12 +232,20 @@ def _call_action(self: BaseResponse) -> Any:
     if faults is None or operation is None:
         return _original_call_action(self)
     fault = faults._next(str(self.boto3_service_name), operation)
+    gate = faults._gate(operation)
+    if gate is not None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            gate.wait()  # a broken gate is the caller's finding (see reads_before_writes)
     if fault is not None:
         if fault.barrier is not None:
             with contextlib.suppress(threading.BrokenBarrierError):
                 fault.barrier.wait()  # a broken one is the caller's finding, not a failed call
         if fault.delay_s:
             time.sleep(fault.delay_s)
+        if fault.connection == "closed":
+            _original_call_action(self)
+        if fault.connection:
+            raise _RAISED[fault.connection](endpoint_url=_endpoint(self))
         if fault.code:
             error = InjectedFault(fault.code, fault.message)
             method = _snake(operation)
@@ -162,8 +260,13 @@ def _call_action(self: BaseResponse) -> Any:
                 # moto warns when a code is not in the model (ECS's ThrottlingException is
                 # not, though ECS sends it); it still serialises it as the service would.
                 warnings.simplefilter("ignore", UserWarning)
-                return _original_call_action(self)
+                status, headers, body = _original_call_action(self)
+            return (status if fault.status is None else fault.status), headers, body
     return _original_call_action(self)
+
+
+def _endpoint(response: BaseResponse) -> str:
+    return str(getattr(response, "uri", "") or response.boto3_service_name)
 
 
 def _snake(name: str) -> str:

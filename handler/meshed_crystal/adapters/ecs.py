@@ -31,12 +31,51 @@ class Ecs(LazyClient):
             )
         except ClientError as e:
             message = e.response.get("Error", {}).get("Message", "")
-            if retry.error_code(e) in ("ClientException", "InvalidParameterException"):
+            refused = self._refusal(e, "DescribeTaskDefinition", reference)
+            if refused is not None:
+                raise refused from e
+            # A malformed reference is InvalidParameterException; a missing one ClientException.
+            if retry.error_code(e) == "InvalidParameterException" or self._gone(e):
                 raise MissingResourceError(
                     f"TaskDefinition: '{reference}' was not found ({message})"
                 ) from e
             raise AwsError(f"ECS {retry.error_code(e)} describing {reference}: {message}") from e
         return dict(response["taskDefinition"]), list(response.get("tags") or [])
+
+    # ECS answers "not found" and "not allowed" alike with ClientException (its model says so):
+    # only the message tells them apart. A permission mistake must never pass for "gone".
+    _GONE = (
+        "unable to describe task definition",  # DescribeTaskDefinition, missing or INACTIVE
+        "does not exist",  # "The specified task definition does not exist."
+        "revision is missing",
+        "not found",
+        "inactive",
+    )
+
+    @classmethod
+    def _gone(cls, error: ClientError) -> bool:
+        message = str(error.response.get("Error", {}).get("Message", "")).lower()
+        return retry.error_code(error) == "ClientException" and any(
+            words in message for words in cls._GONE
+        )
+
+    @staticmethod
+    def _refusal(error: ClientError, operation: str, target: str) -> AwsError | None:
+        """The error to raise when ECS refused the call for want of a permission, else None."""
+        code = retry.error_code(error)
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        if not (
+            code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
+            or "not authorized to perform" in message
+        ):
+            return None
+        # IAM's wording: "User: <arn> is not authorized to perform: ecs:<Action> on resource: ..."
+        named = message.partition("perform: ")[2].split()
+        permission = named[0] if named else f"ecs:{operation}"
+        return AwsError(
+            f"ECS refused {operation} on {target}: the provider's role lacks {permission} "
+            f"(grant it in the function's policy, template.yaml). ECS said: {code}: {message}"
+        )
 
     def register(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -64,7 +103,10 @@ class Ecs(LazyClient):
             )
         except ClientError as e:
             message = e.response.get("Error", {}).get("Message", "")
-            if retry.error_code(e) in ("ClientException", "InvalidParameterException"):
+            refused = self._refusal(e, "DeregisterTaskDefinition", arn)
+            if refused is not None:
+                raise refused from e
+            if retry.error_code(e) == "InvalidParameterException" or self._gone(e):
                 return
             raise AwsError(f"ECS {retry.error_code(e)} deregistering {arn}: {message}") from e
 
