@@ -23,7 +23,9 @@ provider = Provider(
     allowed_meshes=allowed_meshes(os.environ.get("ALLOWED_MESHES", "*")),
     retired=appmesh_retired(os.environ.get("APPMESH_RETIRED", "auto")),
 )
-actions.on_appmesh_unavailable.append(observability.appmesh_unavailable.seen)
+# Once per process, however many times this module is loaded (tests load it afresh).
+if observability.appmesh_unavailable.seen not in actions.on_appmesh_unavailable:
+    actions.on_appmesh_unavailable.append(observability.appmesh_unavailable.seen)
 # What the invocation answered CloudFormation, for the metrics.
 _outcome: dict[str, str] = {}
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 
 import pytest
-from meshed_crystal import actions, app, observability
+from meshed_crystal import actions, app
 
 from tests.conftest import ENVOY_IMAGE
 from tests.integration import aws_state
@@ -96,7 +96,6 @@ def test_delete_when_app_mesh_is_gone(
     # When App Mesh is gone in this way, and the provider is set to `setting`
     provider(setting)
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
-    monkeypatch.setattr(actions, "on_appmesh_unavailable", [observability.appmesh_unavailable.seen])
     capsys.readouterr()
     caplog.clear()
     answered_before = len(appmesh_gone.answered)
