@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -135,3 +136,47 @@ def test_botocore_stays_at_warning_unless_a_level_is_asked_for(
     # A level asked for is the function's, botocore's too.
     configure_logging(powertools("mutation-test-d", "DEBUG"))
     assert loggers["botocore"].level == logging.DEBUG
+
+
+def test_a_clean_message_keeps_its_template_even_where_the_template_looks_secret() -> None:
+    # The template is only rewritten with the message it formats to; on its own, masking it
+    # would leave its arguments without their placeholder.
+    made = record("X-Amz-Signature=%s&next", "")
+    RedactSecrets().filter(made)
+    assert (made.msg, made.args) == ("X-Amz-Signature=%s&next", ("",))
+    assert made.getMessage() == "X-Amz-Signature=&next"
+
+
+def failure(url: str) -> logging.LogRecord:
+    try:
+        raise OSError(f"PUT {url} failed")
+    except OSError:
+        made = record("response PUT failed")
+        made.exc_info = sys.exc_info()
+    return made
+
+
+def test_a_traceback_that_quotes_a_secret_is_kept_redacted() -> None:
+    made = failure(URL)
+    RedactSecrets().filter(made)
+    assert made.exc_info is None
+    assert made.exc_text is not None
+    assert made.exc_text.startswith("Traceback (most recent call last):\n")
+    assert made.exc_text.endswith("OSError: PUT [presigned URL redacted] failed")
+    assert made.exception == made.exc_text  # type: ignore[attr-defined]
+    assert made.exception_name == "OSError"  # type: ignore[attr-defined]
+    assert "abc123" not in logging.Formatter().format(made)
+
+
+def test_a_traceback_without_a_secret_is_left_to_the_formatter() -> None:
+    made = failure("https://example.com/plain")
+    exc_info = made.exc_info
+    RedactSecrets().filter(made)
+    assert made.exc_info is exc_info
+    assert made.exc_text is None
+    assert not hasattr(made, "exception")
+    # exc_info without an exception (logging.exception outside an except block) is left too
+    made = record("no exception")
+    made.exc_info = (None, None, None)
+    RedactSecrets().filter(made)
+    assert made.exc_info == (None, None, None)

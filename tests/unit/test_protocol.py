@@ -69,6 +69,33 @@ def test_malformed_events_say_why(raw: Any, problem: str) -> None:
     assert malformed(raw) == problem
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        7,
+        "",
+        "http://bucket.s3.amazonaws.com/x",
+        "https:///path-only",
+        "https://bucket:notaport/x",
+        "https://[::1/x",
+        "ftp://bucket/x",
+    ],
+)
+def test_a_response_url_that_cannot_be_put_to_is_malformed(url: Any) -> None:
+    assert not protocol.usable_url(url)
+    problem = malformed(event(ResponseURL=url))
+    if isinstance(url, str) and url:
+        assert problem == "the ResponseURL is not an https URL with a host"
+    else:
+        assert problem == "the event lacks ResponseURL"
+
+
+def test_usable_urls() -> None:
+    assert protocol.usable_url(URL)
+    assert protocol.usable_url("https://localhost:8443/x?y=z")
+
+
 # -- encode -------------------------------------------------------------------------------------
 
 
@@ -90,9 +117,47 @@ def test_an_oversized_reason_is_cut_to_fit_with_a_marker() -> None:
     assert protocol.MAX_BODY_BYTES == 4096
 
 
-def test_an_oversized_body_without_a_reason_is_left_as_it_is() -> None:
-    body = {"Status": SUCCESS, "Reason": "", "Data": {"k": "v" * 5000}}
+def test_a_body_too_large_even_without_its_reason_becomes_a_failed_that_says_so() -> None:
+    body = {
+        "Status": SUCCESS,
+        "Reason": "",
+        "PhysicalResourceId": "p" * 1500,
+        "StackId": "s" * 1001,
+        "RequestId": "r" * 10,
+        "LogicalResourceId": "l" * 1000,
+        "NoEcho": False,
+        "Data": {"k": "v" * 5000},
+    }
+    data = encode(body)
+    assert len(data) <= protocol.MAX_BODY_BYTES
+    assert json.loads(data) == {
+        "Status": FAILED,
+        "Reason": "the response would exceed CloudFormation's 4096-byte limit",
+        "PhysicalResourceId": "p" * 1000,
+        "StackId": "s" * 1000,
+        "RequestId": "r" * 10,
+        "LogicalResourceId": "l" * 1000,
+        "NoEcho": False,
+        "Data": {},
+    }
+    # Keys the body lacks are written empty.
+    assert json.loads(encode({"Status": SUCCESS, "Data": {"k": "v" * 5000}})) == {
+        "Status": FAILED,
+        "Reason": "the response would exceed CloudFormation's 4096-byte limit",
+        "Data": {},
+        "PhysicalResourceId": "",
+        "StackId": "",
+        "RequestId": "",
+        "LogicalResourceId": "",
+    }
+
+
+def test_a_body_of_exactly_the_limit_is_kept() -> None:
+    body = {"Status": SUCCESS, "Reason": "", "Data": {"k": ""}}
+    room = protocol.MAX_BODY_BYTES - len(json.dumps(body).encode())
+    body["Data"] = {"k": "v" * room}
     assert encode(body) == json.dumps(body).encode()
+    assert len(encode(body)) == protocol.MAX_BODY_BYTES
 
 
 # -- put_response ---------------------------------------------------------------------------------
@@ -359,6 +424,7 @@ def test_a_malformed_event_is_answered_failed_once(sent: Sent) -> None:
 def test_a_malformed_event_with_nowhere_to_answer_is_not_answered(sent: Sent) -> None:
     made = resource(sent)
     made(event(ResponseURL=None), Context())
+    made(event(ResponseURL="http://bucket/x"), Context())
     made([], Context())
     assert sent.bodies == []
 

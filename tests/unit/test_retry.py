@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import (
     ClientError,
+    ConnectionClosedError,
     ConnectionError,
     EndpointConnectionError,
     ReadTimeoutError,
@@ -105,6 +106,7 @@ def test_what_is_and_is_not_a_throttle() -> None:
     assert retry.is_throttle(EndpointConnectionError(endpoint_url="https://x"))
     assert retry.is_throttle(ConnectionError(error=OSError("reset")))
     assert retry.is_throttle(ReadTimeoutError(endpoint_url="https://x"))
+    assert retry.is_throttle(ConnectionClosedError(endpoint_url="https://x"))
     assert not retry.is_throttle(ValueError("Throttling"))
 
 
