@@ -496,3 +496,122 @@ def test_the_timeout_fires_the_margin_before_the_deadline_and_answers_failed(
 
 def test_generate_physical_id_is_the_fallback(sent: Sent) -> None:
     assert resource(sent).generate_physical_id({"LogicalResourceId": "X"}) == "fallback-X"
+
+
+def test_a_malformed_event_without_ids_is_answered_with_them_empty(sent: Sent) -> None:
+    def update(e: dict[str, Any], _: Any) -> str:
+        made.Data["Arn"] = "x"
+        return "id"
+
+    made = resource(sent, update=update)
+    made(event(), Context())
+    assert sent.bodies[-1]["Data"] == {"Arn": "x"}
+    # The next invocation is malformed: nothing of the last one's answer is carried over.
+    made(
+        event(StackId=None, RequestId=None, LogicalResourceId=None, PhysicalResourceId=None),
+        Context(),
+    )
+    body = sent.bodies[-1]
+    assert (body["StackId"], body["RequestId"], body["LogicalResourceId"]) == ("", "", "")
+    assert body["PhysicalResourceId"] == "fallback-?"
+    assert body["Data"] == {}
+    assert (
+        body["Reason"] == "Malformed request: the event lacks StackId, RequestId, LogicalResourceId"
+    )
+
+
+# -- What the function logs: an operator's only view of an invocation ---------------------------
+
+
+def records(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, dict[str, Any]]]:
+    keys = ("attempt", "error", "http_status", "problem", "reason", "status", "physical_id")
+    return [
+        (r.levelname, r.getMessage(), {k: getattr(r, k) for k in keys if hasattr(r, k)})
+        for r in caplog.records
+        if r.name == protocol.__name__
+    ]
+
+
+def test_the_put_logs_each_attempt_and_the_outcome(
+    connection: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger=protocol.__name__)
+    FakeConnection.script = [OSError("reset"), 503, 200]
+    put_response(URL, b"{}", FAR)
+    FakeConnection.script = [403]
+    put_response(URL, b"{}", FAR)
+    FakeConnection.script = [503]
+    put_response(URL, b"{}", time.monotonic())
+    assert records(caplog) == [
+        ("WARNING", "response PUT failed", {"attempt": 1, "error": "OSError"}),
+        ("WARNING", "response PUT failed", {"attempt": 2, "http_status": 503}),
+        ("INFO", "response delivered", {"attempt": 3, "http_status": 200}),
+        ("ERROR", "response rejected", {"http_status": 403}),
+        ("WARNING", "response PUT failed", {"attempt": 1, "http_status": 503}),
+        ("ERROR", "response could not be delivered", {}),
+    ]
+    assert URL not in caplog.text
+
+
+def test_the_resource_logs_why_it_failed_and_what_it_sent(
+    sent: Sent, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger=protocol.__name__)
+
+    def update(e: dict[str, Any], _: Any) -> str:
+        raise MeshedCrystalError("the mesh is not yours")
+
+    made = resource(sent, update=update)
+    made(event(), Context())
+    made(event(RequestType="Replace"), Context())
+    made._send(FAILED, "again")
+    problem = "unknown RequestType 'Replace' (expected Create, Update, Delete)"
+    physical_id = "meshed-crystal:111122223333:m:n:s"
+    assert records(caplog) == [
+        ("ERROR", "request failed", {"reason": "the mesh is not yours"}),
+        (
+            "INFO",
+            "sending response",
+            {"reason": "the mesh is not yours", "status": FAILED, "physical_id": physical_id},
+        ),
+        ("ERROR", "malformed event", {"problem": problem}),
+        (
+            "INFO",
+            "sending response",
+            {
+                "reason": f"Malformed request: {problem}",
+                "status": FAILED,
+                "physical_id": physical_id,
+            },
+        ),
+        (
+            "WARNING",
+            "a response was already sent for this request; not sending another",
+            {},
+        ),
+    ]
+
+
+def test_unexpected_failures_are_logged_with_their_traceback(
+    sent: Sent, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def update(e: dict[str, Any], _: Any) -> str:
+        raise KeyError("boom")
+
+    resource(sent, update=update)(event(), Context())
+    broken = resource(sent)
+    monkeypatch.setattr(broken, "_cfn_response", lambda event: 1 / 0)
+    broken(event(), Context())
+    failures = [r for r in caplog.records if r.name == protocol.__name__ and r.exc_info]
+    assert [(r.levelname, r.getMessage()) for r in failures] == [
+        ("ERROR", "unexpected failure"),
+        ("ERROR", "unexpected failure"),
+    ]
+    assert [type(r.exc_info[1]) for r in failures if r.exc_info] == [KeyError, ZeroDivisionError]
+
+
+def test_the_timeout_is_logged(sent: Sent, caplog: pytest.LogCaptureFixture) -> None:
+    made = resource(sent)
+    made._event = event()
+    made._timeout()
+    assert ("ERROR", "about to time out; sending FAILED", {}) in records(caplog)
