@@ -12,7 +12,8 @@ mutants, killed, survived, timeout, no tests, and the score, (killed + timeout) 
 
 ``--survivors`` writes each surviving mutant's diff to ``.mutation/<module>/survivors.txt``.
 ``--time-limit`` stops a module's run after that many seconds; its row is then partial (the
-mutants not reached are counted as "not checked" and left out of the score).
+mutants not reached are counted as "not checked" and left out of the score), and ``--resume``
+goes on from there.
 
 Not part of ``tasks.py test`` or CI: a run takes minutes per module. mutmut and its own
 dependencies come from requirements-mutation.txt (``tasks.py mutate`` installs them).
@@ -252,6 +253,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--time-limit", type=float, default=15 * 60, help="seconds per module")
     parser.add_argument("--survivors", action="store_true", help="write survivors' diffs")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with a partial run's copy (mutants it checked keep their results)",
+    )
     options = parser.parse_args(argv)
     unknown = [m for m in options.modules if m not in MODULES]
     if unknown:
@@ -263,7 +269,12 @@ def main(argv: list[str]) -> int:
     modules = options.modules or list(MODULES)
     # Each module's copy is made before any run starts: the runs measure the tree as it was
     # when the command was given, however long they take.
-    roots = {module: stage(module) for module in modules}
+    roots = {
+        module: WORK / module
+        if options.resume and (WORK / module / "mutants").is_dir()
+        else stage(module)
+        for module in modules
+    }
     for module, root in roots.items():
         print(f"mutating {module}.py against {' '.join(MODULES[module])}", flush=True)
         start = time.monotonic()

@@ -152,6 +152,19 @@ def test_a_body_too_large_even_without_its_reason_becomes_a_failed_that_says_so(
     }
 
 
+def test_a_reason_is_cut_only_past_the_limit_and_from_the_first_byte_past_it() -> None:
+    body = {"Status": FAILED, "Reason": "", "PhysicalResourceId": "id"}
+    room = protocol.MAX_BODY_BYTES - len(json.dumps(body).encode())
+    # Exactly 4096 bytes: kept whole.
+    body["Reason"] = "r" * room
+    assert encode(body) == json.dumps(body).encode()
+    # One byte over: the Reason is cut, and the answer stays what it was (FAILED, its id).
+    body["Reason"] = "r" * (room + 1)
+    decoded = json.loads(encode(body))
+    assert decoded["Reason"] == "r" * (room + 1 - 1 - 20) + " …(truncated)"
+    assert (decoded["Status"], decoded["PhysicalResourceId"]) == (FAILED, "id")
+
+
 def test_a_body_of_exactly_the_limit_is_kept() -> None:
     body = {"Status": SUCCESS, "Reason": "", "Data": {"k": ""}}
     room = protocol.MAX_BODY_BYTES - len(json.dumps(body).encode())
@@ -311,7 +324,7 @@ def test_a_success_answers_with_the_functions_id_and_data(sent: Sent) -> None:
 
     made = resource(sent, update=update)
     before = time.monotonic()
-    made(event(), Context(30_000))
+    made(event(), Context(3_000_000))
     assert sent.bodies == [
         {
             "Status": SUCCESS,
@@ -325,7 +338,8 @@ def test_a_success_answers_with_the_functions_id_and_data(sent: Sent) -> None:
         }
     ]
     assert sent.urls == [URL]
-    assert before + 29 < sent.deadlines[0] <= time.monotonic() + 30
+    # The PUT's deadline is the Lambda's: the context's milliseconds from the call on.
+    assert before + 3000 <= sent.deadlines[0] <= time.monotonic() + 3000
 
 
 def test_an_error_of_the_resource_answers_failed_with_its_message_and_the_events_id(
