@@ -5,6 +5,8 @@
     python3 tasks.py test                     linters, type checks and the whole test suite
     python3 tasks.py test --quick             linters, type checks and the pure tests (seconds)
     python3 tasks.py bench                    benchmarks (figures, not pass/fail)
+    python3 tasks.py mutate [MODULE ...]      mutation score of the lifecycle modules (figures,
+                                              minutes per module; docs/testing.md)
     python3 tasks.py plan PROPERTIES.json --task-definition TD.json [--full]
                                               what the properties would make (no AWS call)
 
@@ -78,11 +80,30 @@ def bench(args: list[str]) -> int:
     return run(str(PYTHON), "-m", "bench", *args)
 
 
+# mutmut needs a newer click than aws-sam-cli allows, so it is not installed into .venv: its
+# pinned packages go, without dependencies, into .mutation/lib, which only the mutation run puts
+# on sys.path ahead of .venv's (scripts/mutate.py).
+MUTATION_REQUIREMENTS = REPO / "requirements-mutation.txt"
+MUTATION_LIB = REPO / ".mutation" / "lib"
+MUTATION_STAMP = MUTATION_LIB / ".requirements.sha256"
+
+
+def mutate(args: list[str]) -> int:
+    digest = hashlib.sha256(MUTATION_REQUIREMENTS.read_bytes()).hexdigest()
+    if not (MUTATION_STAMP.exists() and MUTATION_STAMP.read_text() == digest):
+        print("installing the pinned mutation-testing requirements", flush=True)
+        pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q", "install"]
+        target = ["--no-deps", "--upgrade", "--target", str(MUTATION_LIB)]
+        subprocess.run([*pip, *target, "-r", str(MUTATION_REQUIREMENTS)], check=True)
+        MUTATION_STAMP.write_text(digest)
+    return run(str(PYTHON), "scripts/mutate.py", *args)
+
+
 def plan(args: list[str]) -> int:
     return run(str(PYTHON), "scripts/plan.py", *args)
 
 
-COMMANDS = {"local": local, "test": test, "bench": bench, "plan": plan}
+COMMANDS = {"local": local, "test": test, "bench": bench, "plan": plan, "mutate": mutate}
 
 
 def main() -> int:
