@@ -134,6 +134,10 @@ def test_parse_revisions_reads_old_items_and_skips_garbage() -> None:
     # Without TAG_FAMILY (written before it existed) an item without a family is skipped.
     assert identity.parse_revisions({TAG_REVISIONS: "5=e5 fam:4=d4"}) == [Revision("fam", 4, "d4")]
     assert identity.parse_revisions({}) == []
+    # An item splits at its first "=": what follows is the digest, whatever it holds.
+    assert identity.parse_revisions({TAG_REVISIONS: "3=ab=c", TAG_FAMILY: "f"}) == [
+        Revision("f", 3, "ab=c")
+    ]
 
 
 def test_revision_tags_keep_what_fits_in_a_tag_value_newest_first() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
+import traceback
 from collections.abc import Iterator
 
 import pytest
@@ -55,13 +56,10 @@ def test_a_clean_message_keeps_its_arguments() -> None:
 
 def test_the_filter_masks_extra_fields_and_leaves_other_values() -> None:
     made = record("response", url=URL, count=3, note="X-Amz-Signature=s1", plain="keep")
-    # A "message" attribute (set by a formatter) is left to the msg rewrite above.
-    made.message = "X-Amz-Signature=stale"
     RedactSecrets().filter(made)
     assert made.url == "[presigned URL redacted]"  # type: ignore[attr-defined]
     assert made.note == "X-Amz-Signature=[redacted]"  # type: ignore[attr-defined]
     assert (made.count, made.plain) == (3, "keep")  # type: ignore[attr-defined]
-    assert made.message == "X-Amz-Signature=stale"
 
 
 def test_a_message_with_a_secret_in_its_template_is_masked_once() -> None:
@@ -147,29 +145,44 @@ def test_a_clean_message_keeps_its_template_even_where_the_template_looks_secret
     assert made.getMessage() == "X-Amz-Signature=&next"
 
 
-def failure(url: str) -> logging.LogRecord:
+def failure(message: str) -> logging.LogRecord:
     try:
-        raise OSError(f"PUT {url} failed")
+        raise OSError(message)
     except OSError:
         made = record("response PUT failed")
         made.exc_info = sys.exc_info()
     return made
 
 
-def test_a_traceback_that_quotes_a_secret_is_kept_redacted() -> None:
-    made = failure(URL)
+@pytest.mark.parametrize("tail", ["failed", "failed ", "failed X"])
+def test_a_traceback_that_quotes_a_secret_is_kept_redacted(tail: str) -> None:
+    made = failure(f"PUT {URL} {tail}")
+    assert made.exc_info is not None
+    expected = redact("".join(traceback.format_exception(*made.exc_info)))
     RedactSecrets().filter(made)
     assert made.exc_info is None
     assert made.exc_text is not None
+    # The whole traceback, redacted, less only its final newline.
+    assert made.exc_text == expected[:-1]
     assert made.exc_text.startswith("Traceback (most recent call last):\n")
-    assert made.exc_text.endswith("OSError: PUT [presigned URL redacted] failed")
+    assert made.exc_text.endswith(f"OSError: PUT [presigned URL redacted] {tail}")
     assert made.exception == made.exc_text  # type: ignore[attr-defined]
     assert made.exception_name == "OSError"  # type: ignore[attr-defined]
     assert "abc123" not in logging.Formatter().format(made)
 
 
+def test_an_exception_logged_without_its_traceback_is_redacted_too() -> None:
+    # logger.error(..., exc_info=error) with an error never raised: no traceback object.
+    error = OSError(f"PUT {URL} failed")
+    made = record("response PUT failed")
+    made.exc_info = (OSError, error, None)
+    RedactSecrets().filter(made)
+    assert made.exc_text == "OSError: PUT [presigned URL redacted] failed"
+    assert made.exc_info is None
+
+
 def test_a_traceback_without_a_secret_is_left_to_the_formatter() -> None:
-    made = failure("https://example.com/plain")
+    made = failure("PUT https://example.com/plain failed")
     exc_info = made.exc_info
     RedactSecrets().filter(made)
     assert made.exc_info is exc_info
