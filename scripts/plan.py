@@ -96,6 +96,47 @@ def read_base(data: Any) -> dict[str, Any]:
     return dict(data)
 
 
+def _from_local_platform(raw: Any) -> tuple[dict[str, Any] | None, list[str] | None]:
+    """The base task definition and the Cloud Map names, read as a Create reads them, from the
+    workshop platform in a local emulator (started, filled and stopped here)."""
+    import logging
+    import os
+
+    from meshed_crystal.adapters.cloudmap import CloudMap
+    from meshed_crystal.adapters.ecs import Ecs
+    from meshed_crystal.mode import read_base as read_from_ecs
+    from meshed_crystal.properties import parse_properties
+
+    from tests.support.emulator import start_server
+    from tests.support.platform import build_workshop_platform
+
+    props = parse_properties(raw)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    emulator = start_server()
+    saved = dict(os.environ)
+    try:
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": emulator.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }
+        )
+        import boto3
+
+        build_workshop_platform(boto3.Session(region_name="us-east-1"))
+        base = read_from_ecs(Ecs(), props) if isinstance(props.task_definition, str) else None
+        names = None
+        if props.cloud_map_service_id is not None:
+            names = list(CloudMap().names_by_id(props.cloud_map_service_id))
+        return base, names
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        emulator.stop()
+
+
 def plan(raw: Any, base: Mapping[str, Any] | None, options: Options) -> Planned:
     """What the properties would make; raises PropertyError (as a Create would) or PlanError."""
     _handler_path()
@@ -379,6 +420,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the names of CloudMapServiceArn's service (only Cloud Map knows them)",
     )
     parser.add_argument("--envoy-image", help="the provider's EnvoyImage parameter")
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="read the task definition and Cloud Map names from the local emulator's workshop "
+        "platform (the one `python3 tasks.py local` builds); it reads, never writes",
+    )
     args = parser.parse_args(argv)
     _handler_path()
     from meshed_crystal.errors import MeshedCrystalError
@@ -388,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
         base = None
         if args.task_definition:
             base = read_base(_load(args.task_definition, "task definition file"))
+        elif args.local:
+            base, local_names = _from_local_platform(raw)
+            args.cloud_map_names = args.cloud_map_names or local_names
+            args.account = args.account or "123456789012"
         account = args.account or (
             stack_id.split(":")[4] if stack_id and stack_id.count(":") >= 5 else None
         )
@@ -405,7 +456,12 @@ def main(argv: list[str] | None = None) -> int:
     except (PlanError, MeshedCrystalError) as error:
         print(f"plan: {error}", file=sys.stderr)
         return 1
-    base_name = f"application ({Path(args.task_definition).name})" if base else "application"
+    if args.task_definition:
+        base_name = f"application ({Path(args.task_definition).name})"
+    elif args.local:
+        base_name = "application (read from the local emulator)"
+    else:
+        base_name = "application"
     print(render(planned, full=args.full, base_name=base_name))
     return 0
 

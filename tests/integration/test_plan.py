@@ -170,3 +170,13 @@ def test_plan_is_what_a_create_makes(
 
 def boto3_task_definition(arn: str) -> dict[str, Any]:
     return dict(boto3.client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"])
+
+
+def test_plan_against_the_local_emulators_platform() -> None:
+    # The base task definition is read from the emulator's workshop platform, as a Create reads
+    # it, instead of a file
+    done = run("events/create.json", "--local")
+    assert done.returncode == 0, done.stderr
+    assert "--- application (read from the local emulator)" in done.stdout
+    assert "TaskDefinitionFamily   = ecsdemo-crystal-mesh" in done.stdout
+    assert '"image": "public.ecr.aws/appmesh/aws-appmesh-envoy:' in done.stdout

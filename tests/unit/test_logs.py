@@ -166,8 +166,8 @@ def test_a_traceback_that_quotes_a_secret_is_kept_redacted(tail: str) -> None:
     assert made.exc_text == expected[:-1]
     assert made.exc_text.startswith("Traceback (most recent call last):\n")
     assert made.exc_text.endswith(f"OSError: PUT [presigned URL redacted] {tail}")
-    assert made.exception == made.exc_text
-    assert made.exception_name == "OSError"
+    assert vars(made)["exception"] == made.exc_text
+    assert vars(made)["exception_name"] == "OSError"
     assert "abc123" not in logging.Formatter().format(made)
 
 
