@@ -165,6 +165,15 @@ def test_a_reason_is_cut_only_past_the_limit_and_from_the_first_byte_past_it() -
     assert (decoded["Status"], decoded["PhysicalResourceId"]) == (FAILED, "id")
 
 
+def test_a_reason_cut_to_nothing_keeps_only_the_marker() -> None:
+    # 5 bytes over with a 25-character Reason: 25 - 5 - 20 = 0 characters of it are kept.
+    body = {"Status": FAILED, "Reason": "r" * 25, "Data": {"k": ""}}
+    body["Data"] = {"k": "v" * (protocol.MAX_BODY_BYTES + 5 - len(json.dumps(body).encode()))}
+    decoded = json.loads(encode(body))
+    assert decoded["Reason"] == " …(truncated)"
+    assert decoded["Status"] == FAILED
+
+
 def test_a_body_of_exactly_the_limit_is_kept() -> None:
     body = {"Status": SUCCESS, "Reason": "", "Data": {"k": ""}}
     room = protocol.MAX_BODY_BYTES - len(json.dumps(body).encode())
@@ -255,6 +264,16 @@ def test_other_answers_are_retried_with_doubling_waits_five_times_in_all(
     assert len(FakeConnection.made) == protocol.PUT_ATTEMPTS == 5
     assert connection == [0.5, 1.0, 2.0, 4.0]
     assert all(c.closed for c in FakeConnection.made)
+
+
+def test_a_wait_that_would_end_at_the_deadline_is_not_taken(
+    connection: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(time, "monotonic", lambda: 100.0)
+    FakeConnection.script = [503] * 5
+    assert put_response(URL, b"{}", 100.5) is False
+    assert connection == []
+    assert len(FakeConnection.made) == 1
 
 
 def test_a_retry_that_succeeds_is_delivered(connection: list[float]) -> None:
