@@ -69,7 +69,7 @@ QUICK_TESTS = ("tests/unit",)
 def test(args: list[str]) -> int:
     quick = "--quick" in args
     args = [a for a in args if a != "--quick"]
-    for step in (("ruff", "check", "."), ("mypy",)):
+    for step in (("ruff", "check", "."), ("ruff", "format", "--check", "."), ("mypy",)):
         code = run(str(BIN / step[0]), *step[1:])
         if code:
             return code

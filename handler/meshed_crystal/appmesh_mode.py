@@ -306,9 +306,7 @@ class AppMeshMode:
             node_arn=node_arn(found.mesh_arn, node_name),
             region=found.mesh_arn.split(":")[3],
             default_image=self.envoy_image,
-            tags=ecs_tags(
-                base_tags, user_tags, request.owner.revision_tags(pid.revision_holder())
-            ),
+            tags=ecs_tags(base_tags, user_tags, request.owner.revision_tags(pid.revision_holder())),
         )
         return Plan(
             id=pid,

@@ -208,8 +208,6 @@ def sc_family(props: Properties, base_family: str, inline: bool) -> str:
     return taskdef.proxied_family(props, base_family, inline, suffix="-sc")
 
 
-
-
 def held_revisions(found: Mapping[str, Mapping[str, str]]) -> tuple[list[Revision], int]:
     """This id's ACTIVE revisions, newest (highest sequence) first, and the next sequence."""
     held = []
@@ -249,9 +247,7 @@ class ServiceConnectMode:
     def parse_id(self, text: str | None) -> ServiceConnectId | None:
         return ServiceConnectId.parse(text)
 
-    def unchanged(
-        self, request: Request, props: Properties, me: ServiceConnectId
-    ) -> Result | None:
+    def unchanged(self, request: Request, props: Properties, me: ServiceConnectId) -> Result | None:
         return None  # no cheaper answer: the full path reuses the revision, with no write
 
     def prepare(self, request: Request, props: Properties) -> Plan:

@@ -705,7 +705,10 @@ def test_values_beyond_the_models_limits_are_refused(
         if limit.startswith("tag"):
             tag = {"key": value, "value": "v"} if "key" in limit else {"key": "k", "value": value}
             return appmesh.create_virtual_node(
-                meshName=mesh, virtualNodeName=name, spec={}, tags=[tag]  # type: ignore[list-item]
+                meshName=mesh,
+                virtualNodeName=name,
+                spec={},
+                tags=[tag],  # type: ignore[list-item]
             )
         key = {"health check interval": "intervalMillis", "health check timeout": "timeoutMillis"}
         field = key.get(limit.split(" (")[0], "healthyThreshold")

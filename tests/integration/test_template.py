@@ -659,7 +659,7 @@ def test_crystal_exports_virtual_service_as_the_workshop(crystal: Template) -> N
     assert outputs["MeshCrystalVSName"]["Export"]["Name"] == "MeshCrystalVSName"
 
 
-# The attributes of each mode (DESIGN.md §4 and §8, docs/reference.md).
+# The attributes of each mode (DESIGN §4 and §8, docs/reference.md).
 APP_MESH_ATTRIBUTES = frozenset(
     {
         "Mode",

@@ -1,4 +1,4 @@
-"""App Mesh "gone" (DESIGN.md §9), as botocore would really see it, one switch at a time.
+"""App Mesh "gone" (DESIGN §9), as botocore would really see it, one switch at a time.
 
 AWS has not said what the App Mesh API answers once the service is retired, so the tests must
 cover every plausible answer. Each switch makes one of them real, below botocore: nothing of the

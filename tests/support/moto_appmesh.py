@@ -1,7 +1,7 @@
 """App Mesh for the local emulator: moto's backend, extended toward the real API.
 
 moto 5.x models meshes, virtual nodes, routers, routes, gateways and gateway routes,
-but the handler under test also needs what moto lacks (DESIGN.md §7):
+but the handler under test also needs what moto lacks (DESIGN §7):
 
 * virtual services (Create/Describe/Update/Delete/ListVirtualServices);
 * the real error shapes - ``NotFoundException`` (404), ``ConflictException`` (409),
@@ -965,8 +965,10 @@ class ExtendedAppMeshResponse(AppMeshResponse):
         violation = self._model_violation()
         if violation is not None:
             error = BadRequestException(violation)
-            return error.code, {**dict(error.get_headers()), "status": str(error.code)}, (
-                error.get_body()
+            return (
+                error.code,
+                {**dict(error.get_headers()), "status": str(error.code)},
+                (error.get_body()),
             )
         status, headers, body = cast(tuple[int, dict[str, Any], Any], super().call_action())
         if status >= 400:

@@ -1,7 +1,7 @@
 """ECS Service Connect for the local emulator: moto's ECS, extended toward the real API.
 
 moto 5.2 stores an ECS service but drops its ``serviceConnectConfiguration``. With
-:func:`install`, ``CreateService`` and ``UpdateService`` take it as ECS does (DESIGN.md §8):
+:func:`install`, ``CreateService`` and ``UpdateService`` take it as ECS does (DESIGN §8):
 
 * they validate it, before anything is written, with ECS's error codes
   (``InvalidParameterException``, ``NamespaceNotFoundException``; messages are

@@ -79,9 +79,7 @@ class CloudMap(LazyClient):
             else:
                 raise AwsError(f"Cloud Map {retry.error_code(e)}: {e}") from e
         if found is None:
-            raise MissingResourceError(
-                f"{path}: Cloud Map namespace '{name_or_id}' does not exist"
-            )
+            raise MissingResourceError(f"{path}: Cloud Map namespace '{name_or_id}' does not exist")
         return Namespace(str(found["Id"]), str(found["Arn"]), str(found["Name"]))
 
     def service_named(self, namespace_id: str, name: str) -> dict[str, Any] | None:

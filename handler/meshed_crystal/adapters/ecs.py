@@ -120,7 +120,9 @@ class Ecs(LazyClient):
                 page = retry.call(
                     "ListTaskDefinitions",
                     lambda: self.client.list_task_definitions(
-                        familyPrefix=family, status="ACTIVE", **more  # noqa: B023
+                        familyPrefix=family,
+                        status="ACTIVE",
+                        **more,  # noqa: B023
                     ),
                 )
             except ClientError as e:
