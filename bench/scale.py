@@ -53,7 +53,7 @@ def _container(index: int, service_clients: dict[str, Any]) -> ModuleType:
         ecs=Ecs(service_clients["ecs"]),
         cloudmap=CloudMap(service_clients["servicediscovery"]),
         cloudformation=CloudFormation(service_clients["cloudformation"]),
-        envoy_image=module.provider.envoy_image,
+        environ=module.provider.environ,
     )
     return module
 

@@ -24,11 +24,13 @@ accepts at that path. ``!Ref AWS::NoValue`` removes the property, as CloudFormat
 candidate fits, the checks that depend on that value are skipped rather than guessed: nothing more
 is reported for that resource. So a finding is only ever about what the template itself writes.
 
-Every mistake, not only the first. ``parse_properties`` stops at the first rule broken; the rule
-reports it, then neutralises the offending value (an unknown property is dropped; a wrong value
-is dropped, or replaced by a placeholder where the property is required) and parses again, until
-the properties pass. A property required only because its misspelt twin was dropped is not
-reported a second time.
+Every mistake, not only the first. ``parse_properties`` reports every mistake it finds in one
+``PropertyError``, but a mistake can hide others (a wrong ``Mode`` decides which rules apply; a
+value that does not parse is not checked against the rules between properties). So the rule
+reports the first mistake of the error, then neutralises the offending value (an unknown property
+is dropped; a wrong value is dropped, or replaced by a placeholder where the property is
+required) and parses again, one value per round, until the properties pass. A property required
+only because its misspelt twin was dropped is not reported a second time.
 
 The handler's code is imported from ``../handler`` relative to this file: run cfn-lint from an
 environment with the function's requirements (the project's ``.venv``), e.g.
@@ -49,45 +51,16 @@ _HANDLER = str(Path(__file__).resolve().parent.parent / "handler")
 if _HANDLER not in sys.path:
     sys.path.insert(0, _HANDLER)
 
+from meshed_crystal import registry  # noqa: E402
 from meshed_crystal.errors import PropertyError  # noqa: E402
 from meshed_crystal.properties import CLOUDFORMATION_KEYS, parse_properties  # noqa: E402
 
 RESOURCE_TYPE = "Custom::MeshedCrystal"
-# DESIGN §4 and §8: what Fn::GetAtt may read, per Mode.
+# DESIGN §4 and §8: what Fn::GetAtt may read, per Mode (each mode's spec says).
 ATTRIBUTES: Mapping[str, frozenset[str]] = {
-    "AppMesh": frozenset(
-        {
-            "Mode",
-            "TaskDefinitionArn",
-            "TaskDefinitionFamily",
-            "TaskDefinitionRevision",
-            "VirtualNodeArn",
-            "VirtualNodeName",
-            "VirtualServiceArn",
-            "VirtualServiceName",
-            "MeshName",
-            "MeshArn",
-            "EnvoyImage",
-        }
-    ),
-    "ServiceConnect": frozenset(
-        {
-            "Mode",
-            "TaskDefinitionArn",
-            "TaskDefinitionFamily",
-            "TaskDefinitionRevision",
-            "PortName",
-            "AppProtocol",
-            "DiscoveryName",
-            "ClientAliasDnsName",
-            "ClientAliasPort",
-            "NamespaceArn",
-            "NamespaceName",
-            "Endpoint",
-            "VirtualServiceName",
-        }
-    ),
+    name: frozenset(spec.attributes) for name, spec in registry.specs().items()
 }
+ALL_ATTRIBUTES = frozenset().union(*ATTRIBUTES.values())
 
 Key = str | int
 PropertyPath = tuple[Key, ...]
@@ -267,7 +240,7 @@ def mode_of(properties: Any) -> str | None:
     """The resource's Mode, or None when it arrives at deploy time (or is not a known one)."""
     if not isinstance(properties, Mapping):
         return None
-    mode = properties.get("Mode", "AppMesh")
+    mode = properties.get("Mode", registry.default())
     if not isinstance(mode, str):
         return None
     return next((m for m in ATTRIBUTES if m.lower() == mode.lower()), None)
@@ -329,7 +302,7 @@ class MeshedCrystalAttributes(CloudFormationLintRule):  # type: ignore[misc]
     shortdesc = "Custom::MeshedCrystal attributes exist in the resource's Mode"
     description = (
         "Fn::GetAtt (and ${Resource.Attribute} in Fn::Sub) of a Custom::MeshedCrystal must name "
-        "an attribute the resource returns in its Mode (AppMesh or ServiceConnect)"
+        "an attribute the resource returns in its Mode"
     )
     source_url = "docs/reference.md"
     tags: ClassVar[list[str]] = ["resources", "custom", "meshed-crystal", "getatt"]
@@ -351,7 +324,7 @@ class MeshedCrystalAttributes(CloudFormationLintRule):  # type: ignore[misc]
 
 
 def _attribute_problem(name: str, attribute: str, mode: str | None) -> str | None:
-    known = ATTRIBUTES[mode] if mode else ATTRIBUTES["AppMesh"] | ATTRIBUTES["ServiceConnect"]
+    known = ATTRIBUTES[mode] if mode else ALL_ATTRIBUTES
     if attribute in known:
         return None
     other = next((m for m in ATTRIBUTES if m != mode and attribute in ATTRIBUTES[m]), None)
@@ -362,7 +335,7 @@ def _attribute_problem(name: str, attribute: str, mode: str | None) -> str | Non
         )
     return (
         f"{RESOURCE_TYPE} {name} has no attribute {attribute}; "
-        f"{mode + ' mode' if mode else 'AppMesh or ServiceConnect mode'} returns: "
+        f"{mode + ' mode' if mode else ' or '.join(ATTRIBUTES) + ' mode'} returns: "
         f"{', '.join(sorted(known))}"
     )
 

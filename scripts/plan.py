@@ -185,12 +185,11 @@ def _app_mesh(
 ) -> Planned:
     # The function's own decision (AppMeshMode._plan, which calls taskdef.derive and
     # mesh_spec), given what its reads would have found; its AWS clients refuse any call.
-    from meshed_crystal.actions import DEFAULT_ENVOY_IMAGE
     from meshed_crystal.adapters.appmesh import AppMesh
     from meshed_crystal.adapters.cloudformation import CloudFormation
     from meshed_crystal.adapters.cloudmap import CloudMap
     from meshed_crystal.adapters.ecs import Ecs
-    from meshed_crystal.appmesh_mode import AppMeshMode, Found
+    from meshed_crystal.appmesh_mode import DEFAULT_ENVOY_IMAGE, AppMeshMode, Found
     from meshed_crystal.identity import Revision, mesh_arn
 
     mode = AppMeshMode(

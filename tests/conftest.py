@@ -76,7 +76,7 @@ def cfn(
 
     The emulator's CloudFormation answers DescribeStackResource for the driver's stack.
     """
-    monkeypatch.setattr(app, "provider", Provider(envoy_image=ENVOY_IMAGE))
+    monkeypatch.setattr(app, "provider", Provider(environ={"ENVOY_IMAGE": ENVOY_IMAGE}))
     with moto_cloudformation.serving(CloudFormation(app.lambda_handler, endpoint)) as driver:
         yield driver
 

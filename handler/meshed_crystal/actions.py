@@ -5,43 +5,25 @@ The flow of every write request: parse and validate the properties (pure), pick 
 (``Mode``), let it read what exists and decide, and only then write. A request that fails after
 its first write undoes what it created itself, so a failed Create leaves nothing behind and a
 failed Update leaves the stack's resources as the rollback expects. What each mode reads,
-derives, writes and deletes is its own module's (``appmesh_mode``, ``service_connect``); the
-contract between them is ``mode``.
+derives, writes and deletes is its own module's (``appmesh_mode``, ``service_connect``), found
+through ``registry``; the contract between them is ``mode``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import parallel
-from .adapters.appmesh import AppMesh
-from .adapters.cloudformation import CloudFormation
-from .adapters.cloudmap import CloudMap
+from . import parallel, registry
 from .adapters.ecs import Ecs
 from .adapters.tagging import Tagging
-from .appmesh_mode import (
-    DEFAULT_ENVOY_IMAGE,
-    AppMeshMode,
-    allowed_meshes,
-    appmesh_retired,
-    on_appmesh_unavailable,
-)
 from .identity import Revision
 from .mode import Chosen, Mode, Request, Result, Undo, reused, revisions_in_ecs
 from .properties import parse_properties, user_properties
-from .service_connect import ServiceConnectMode
+from .registry import Adapters
 
-__all__ = [
-    "DEFAULT_ENVOY_IMAGE",
-    "Provider",
-    "Request",
-    "Result",
-    "allowed_meshes",
-    "appmesh_retired",
-    "on_appmesh_unavailable",
-]
+__all__ = ["Provider", "Request", "Result"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,48 +36,37 @@ def _quiet(physical_id: str) -> None:
 
 
 class Provider:
-    """The lifecycle. AWS adapters are injected (tests) or built lazily (Lambda)."""
+    """The lifecycle. AWS adapters are injected (tests) or built lazily (Lambda), and so is
+    each mode (``registry``): an event imports and builds only the mode it needs.
 
-    def __init__(
-        self,
-        *,
-        appmesh: AppMesh | None = None,
-        ecs: Ecs | None = None,
-        cloudmap: CloudMap | None = None,
-        cloudformation: CloudFormation | None = None,
-        tagging: Tagging | None = None,
-        envoy_image: str = DEFAULT_ENVOY_IMAGE,
-        allowed_meshes: frozenset[str] | None = None,
-        retired: str = "auto",
-    ) -> None:
-        self.appmesh = appmesh or AppMesh()
-        self.ecs = ecs or Ecs()
-        self.cloudmap = cloudmap or CloudMap()
-        self.cloudformation = cloudformation or CloudFormation()
-        self.tagging = tagging or Tagging()
-        self.envoy_image = envoy_image
-        # The modes, by the value of the Mode property. A Delete knows its mode by the form of
-        # the physical id, which each mode recognises (parse_id).
-        self.modes: dict[str, Mode[Any, Any]] = {
-            "AppMesh": AppMeshMode(
-                appmesh=self.appmesh,
-                ecs=self.ecs,
-                cloudmap=self.cloudmap,
-                cloudformation=self.cloudformation,
-                envoy_image=envoy_image,
-                allowed_meshes=allowed_meshes,
-                retired=retired,
-            ),
-            "ServiceConnect": ServiceConnectMode(
-                ecs=self.ecs, cloudmap=self.cloudmap, tagging=self.tagging
-            ),
-        }
+    ``environ`` holds the modes' deployment settings (the function's environment: ENVOY_IMAGE,
+    ALLOWED_MESHES, APPMESH_RETIRED; each mode's spec reads its own). Adapters are given by
+    their name (``ecs=``, ``appmesh=``, ...) and passed to the modes as they are.
+    """
+
+    def __init__(self, *, environ: Mapping[str, str] | None = None, **adapters: object) -> None:
+        unknown = sorted(set(adapters) - registry.adapter_names())
+        if unknown:
+            raise TypeError(f"Provider() got adapters no mode takes: {', '.join(unknown)}")
+        self.adapters = Adapters(**adapters)
+        self.environ = dict(environ or {})
+        self.ecs = self.adapters.get("ecs", Ecs)
+        self.tagging = self.adapters.get("tagging", Tagging)
+        # The modes built so far, by the value of the Mode property.
+        self.modes: dict[str, Mode[Any, Any]] = {}
+
+    def mode(self, name: str) -> Mode[Any, Any]:
+        """The mode ``name`` (a registered one), built on first use."""
+        if name not in self.modes:
+            spec = registry.specs()[name]
+            self.modes[name] = spec.build(spec.settings(self.environ), self.adapters)
+        return self.modes[name]
 
     # -- Create / Update ---------------------------------------------------------------------
 
     def create(self, request: Request, announce: Callable[[str], None] = _quiet) -> Result:
         props = parse_properties(request.properties)
-        mode = self.modes[props.mode]
+        mode = self.mode(props.mode)
         plan = mode.prepare(request, props)
         announce(plan.physical_id)
         mode.claim(request, plan)
@@ -183,11 +154,12 @@ class Provider:
 
     def _mode_of(self, physical_id: str | None) -> tuple[Mode[Any, Any], Any] | None:
         """The mode that issued the id, and the id as it reads it (None: no mode did)."""
-        for mode in self.modes.values():
-            me = mode.parse_id(physical_id)
-            if me is not None:
-                return mode, me
-        return None
+        spec = registry.of_id(physical_id)
+        if spec is None:
+            return None
+        mode = self.mode(spec.name)
+        me = mode.parse_id(physical_id)
+        return None if me is None else (mode, me)
 
     def _deregister(self, arns: list[str]) -> None:
         """At once: the deregistrations do not depend on each other."""

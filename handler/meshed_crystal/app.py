@@ -9,8 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from . import actions, observability, retry
-from .actions import DEFAULT_ENVOY_IMAGE, Provider, Request, allowed_meshes, appmesh_retired
+from . import mode, observability, retry
+from .actions import Provider, Request
 from .logs import configure_logging
 from .protocol import RESPONSE_MARGIN_S, Resource, put_response
 from .version import __version__
@@ -18,14 +18,12 @@ from .version import __version__
 logger = Logger(service=observability.SERVICE)
 configure_logging(logger)
 logger.info("MeshedCrystal function starting", extra={"version": __version__})
-provider = Provider(
-    envoy_image=os.environ.get("ENVOY_IMAGE") or DEFAULT_ENVOY_IMAGE,
-    allowed_meshes=allowed_meshes(os.environ.get("ALLOWED_MESHES", "*")),
-    retired=appmesh_retired(os.environ.get("APPMESH_RETIRED", "auto")),
-)
+# Each mode reads its settings from the environment (the stack's parameters) when an event
+# first needs it.
+provider = Provider(environ=os.environ)
 # Once per process, however many times this module is loaded (tests load it afresh).
-if observability.appmesh_unavailable.seen not in actions.on_appmesh_unavailable:
-    actions.on_appmesh_unavailable.append(observability.appmesh_unavailable.seen)
+if observability.notices.seen not in mode.on_notice:
+    mode.on_notice.append(observability.notices.seen)
 # What the invocation answered CloudFormation, for the metrics.
 _outcome: dict[str, str] = {}
 

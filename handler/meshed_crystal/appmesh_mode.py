@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, NamedTuple
 
@@ -39,8 +39,9 @@ from .identity import (
     served_services,
     serving_tags,
 )
-from .mode import Chosen, Request, Result, Undo, adopted, ecs_tags, read_base
+from .mode import Chosen, Request, Result, Undo, adopted, ecs_tags, notice, read_base
 from .properties import Properties, check_mesh_region
+from .registry import Adapters
 from .shapes import pruned
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,8 @@ DEFAULT_ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
 MAX_RESPONSE_BYTES = 4096
 # The provider's AppMeshRetired parameter (DESIGN §9).
 RETIRED_SETTINGS = ("auto", "true", "false")
-# Called with the way App Mesh was unavailable when a Delete finished without it (metrics).
-on_appmesh_unavailable: list[Callable[[str], None]] = []
+# The metric of a Delete that finished without App Mesh (mode.notice).
+APPMESH_UNAVAILABLE = "AppMeshUnavailable"
 
 
 def appmesh_retired(setting: str) -> str:
@@ -67,6 +68,35 @@ def allowed_meshes(setting: str) -> frozenset[str] | None:
     """The ALLOWED_MESHES setting: ``*`` (or empty) for every mesh, else comma-separated names."""
     names = frozenset(n.strip() for n in setting.split(",") if n.strip())
     return None if not names or "*" in names else names
+
+
+class Settings(NamedTuple):
+    """The provider's settings for this mode (its stack's parameters, in the environment)."""
+
+    envoy_image: str = DEFAULT_ENVOY_IMAGE  # ENVOY_IMAGE: the default Envoy.Image
+    allowed_meshes: frozenset[str] | None = None  # ALLOWED_MESHES; None: every mesh
+    retired: str = "auto"  # APPMESH_RETIRED (DESIGN §9)
+
+
+def settings(environ: Mapping[str, str]) -> Settings:
+    return Settings(
+        envoy_image=environ.get("ENVOY_IMAGE") or DEFAULT_ENVOY_IMAGE,
+        allowed_meshes=allowed_meshes(environ.get("ALLOWED_MESHES", "*")),
+        retired=appmesh_retired(environ.get("APPMESH_RETIRED", "auto")),
+    )
+
+
+def build(settings: Settings, adapters: Adapters) -> AppMeshMode:
+    """The mode with the provider's adapters; the App Mesh one is this mode's alone."""
+    return AppMeshMode(
+        appmesh=adapters.get("appmesh", AppMesh),
+        ecs=adapters.get("ecs", Ecs),
+        cloudmap=adapters.get("cloudmap", CloudMap),
+        cloudformation=adapters.get("cloudformation", CloudFormation),
+        envoy_image=settings.envoy_image,
+        allowed_meshes=settings.allowed_meshes,
+        retired=settings.retired,
+    )
 
 
 class Found(NamedTuple):
@@ -615,8 +645,7 @@ class AppMeshDeletion:
             f"{me.node_name} of mesh {me.mesh_name} (owner {me.mesh_owner})",
             extra={"appmesh_unavailable": gone.kind},
         )
-        for hook in on_appmesh_unavailable:
-            hook(gone.kind)
+        notice(APPMESH_UNAVAILABLE)
 
 
 def _owned(

@@ -3,8 +3,9 @@
 The lifecycle rules of DESIGN §5 (one response, ownership before the first write, undo on
 failure, one revision per content, the two newest revisions ACTIVE, a Delete that finds its
 revisions from ECS first) are written once, in ``actions``. A *mode* is a target: what it reads,
-derives, writes and deletes (``appmesh_mode``, ``service_connect``). A third target is a new
-module that satisfies ``Mode`` plus one entry in ``actions.Provider``'s registry.
+derives, writes and deletes (``appmesh_mode``, ``service_connect``). A third target is a package
+under ``modes/`` whose spec builds an object that satisfies ``Mode``, plus its line in
+``registry.ENTRIES``.
 
 Also here: what both modes read the same way (the application's task definition, an id's
 revisions found from ECS alone) and the pure revision rules they share.
@@ -24,6 +25,16 @@ from .identity import Owner, Revision
 from .properties import Properties
 
 logger = logging.getLogger(__name__)
+
+
+# Hooks told the name of a metric when a mode notices something operators alarm on (a Delete
+# that finished without App Mesh); app.py adds the metrics' (observability.notices).
+on_notice: list[Callable[[str], None]] = []
+
+
+def notice(metric: str) -> None:
+    for hook in on_notice:
+        hook(metric)
 
 
 class Request(NamedTuple):

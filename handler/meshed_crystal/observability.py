@@ -1,8 +1,8 @@
 """Metrics and tracing (Powertools). Nothing here may fail a request or raise after a response.
 
 Metrics are CloudWatch EMF lines on stdout: per request type and outcome, a count and a
-duration, plus the number of throttled AWS calls that were retried, and ``AppMeshUnavailable``
-when a Delete finished without App Mesh (DESIGN §9). Tracing is opt-in (the
+duration, plus the number of throttled AWS calls that were retried, and what a mode noticed
+(``AppMeshUnavailable``: a Delete finished without App Mesh, DESIGN §9). Tracing is opt-in (the
 template's Tracing parameter): only then is the X-Ray SDK imported and botocore patched.
 """
 
@@ -65,10 +65,26 @@ class Counter:
         return count
 
 
-# Throttled calls ``retry`` retried; Deletes that finished without App Mesh (app.py hooks it).
+class Notices:
+    """Counts what the modes notice in the current invocation, by metric name (``seen`` is
+    ``mode.on_notice``'s hook, which app.py adds)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def seen(self, metric: str) -> None:
+        self.counts[metric] = self.counts.get(metric, 0) + 1
+
+    def take(self) -> dict[str, int]:
+        counts, self.counts = self.counts, {}
+        return counts
+
+
+# Throttled calls ``retry`` retried; what the modes noticed (AppMeshUnavailable: a Delete that
+# finished without App Mesh).
 throttles = Counter()
 retry.on_retry.append(throttles.seen)
-appmesh_unavailable = Counter()
+notices = Notices()
 
 
 def record(request_type: Any, outcome: str, seconds: float) -> None:
@@ -82,10 +98,9 @@ def record(request_type: Any, outcome: str, seconds: float) -> None:
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="Duration", unit=MetricUnit.Milliseconds, value=seconds * 1000)
         metrics.add_metric(name="ThrottledRetries", unit=MetricUnit.Count, value=throttles.take())
-        unavailable = appmesh_unavailable.take()
-        if unavailable:
+        for name, count in sorted(notices.take().items()):
             # Only when it happened: an alarm on its presence needs no math.
-            metrics.add_metric(name="AppMeshUnavailable", unit=MetricUnit.Count, value=unavailable)
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
         metrics.flush_metrics()
     except Exception:
         logger.exception("could not emit metrics")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any, NamedTuple
 
-from . import ecs_model
+from . import ecs_model, registry
 from .errors import Collector, PropertyError, excerpt
 from .scalars import (
     as_bool,
@@ -33,43 +33,11 @@ from .scalars import (
 # CloudFormation's own keys: never the user's, never compared between old and new properties.
 CLOUDFORMATION_KEYS = frozenset({"ServiceToken", "ServiceTimeout"})
 
-PROPERTY_NAMES = [
-    "Mode",
-    "ServiceConnect",
-    "MeshName",
-    "MeshArn",
-    "CloudMapServiceArn",
-    "CloudMapNamespaceName",
-    "CloudMapServiceName",
-    "CloudMapAttributes",
-    "TaskDefinition",
-    "Family",
-    "AppContainerName",
-    "VirtualNodeName",
-    "VirtualServiceName",
-    "Listeners",
-    "Backends",
-    "AccessLogPath",
-    "Proxy",
-    "Envoy",
-    "XRay",
-    "Tags",
-]
+# Every property a resource may give: Mode, then each registered mode's (``registry``; those of
+# another mode are validated and inert, DESIGN §8).
+PROPERTY_NAMES = list(registry.property_names())
 
 PROTOCOLS = ("http", "http2", "grpc", "tcp")
-MODES = ("AppMesh", "ServiceConnect")
-# App Mesh-only properties: validated, and inert in ServiceConnect mode (DESIGN §8).
-APPMESH_ONLY = (
-    "MeshName",
-    "MeshArn",
-    "VirtualNodeName",
-    "Backends",
-    "Proxy",
-    "Envoy",
-    "XRay",
-    "CloudMapAttributes",
-    "AccessLogPath",
-)
 # What ENVOY_LOG_LEVEL takes. AWS's "Envoy configuration variables" reference spells the warning
 # level `warn`; Envoy's own `--log-level` takes `warning` too, which is sent as `warn`.
 ENVOY_LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "off")
@@ -200,7 +168,7 @@ class Properties(NamedTuple):
     xray: XRaySettings = XRaySettings()
     tags: tuple[tuple[str, str], ...] = ()
     mesh_region: str | None = None  # from MeshArn; must be the function's (check_mesh_region)
-    mode: str = "AppMesh"
+    mode: str = ""  # a registered mode's name, by parse_properties
     service_connect: ServiceConnectSettings = ServiceConnectSettings()
 
 
@@ -218,10 +186,12 @@ def parse_properties(raw: Any) -> Properties:
     def read(key: str, reader: Any, default: Any = None) -> Any:
         return found.run(lambda: _optional(props, key, reader), default)
 
-    mode = read("Mode", lambda v, p: as_enum(v, p, MODES)) or "AppMesh"
+    mode = read("Mode", lambda v, p: as_enum(v, p, registry.names())) or registry.default()
+    if mode is None and props.get("Mode") is None:
+        found.add("Mode", f"required: {', '.join(registry.names())}")
     no_mesh: tuple[str, str | None, str | None] = ("", None, None)
-    if mode == "ServiceConnect" and props.get("MeshName") is None and props.get("MeshArn") is None:
-        mesh_name, mesh_owner, mesh_region = no_mesh  # no mesh in this mode
+    if mode != "AppMesh" and props.get("MeshName") is None and props.get("MeshArn") is None:
+        mesh_name, mesh_owner, mesh_region = no_mesh  # only App Mesh mode needs a mesh
     else:
         mesh_name, mesh_owner, mesh_region = found.run(lambda: _mesh(props), no_mesh)
     service_id, namespace_name, service_name = found.run(
@@ -249,7 +219,7 @@ def parse_properties(raw: Any) -> Properties:
         xray=found.run(lambda: _xray(props.get("XRay")), XRaySettings()),
         tags=found.run(lambda: _tags(props.get("Tags")), ()),
         mesh_region=mesh_region,
-        mode=mode,
+        mode=mode or "",
         service_connect=found.run(
             lambda: _service_connect(props.get("ServiceConnect")), ServiceConnectSettings()
         ),

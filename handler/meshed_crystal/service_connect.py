@@ -28,7 +28,9 @@ from .adapters.tagging import Tagging
 from .errors import PropertyError
 from .identity import PREFIX, Revision, tag_value
 from .mode import Chosen, Request, Result, Undo, ecs_tags, read_base, revisions_in_ecs
-from .properties import APPMESH_ONLY, Properties, check_mesh_region, user_properties
+from .modes.service_connect import SPEC
+from .properties import Properties, check_mesh_region, user_properties
+from .registry import Adapters, property_names
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +83,10 @@ class Wiring(NamedTuple):
 
 
 def inert_properties(raw: Mapping[str, Any]) -> list[str]:
-    """The App Mesh-only properties given: validated, and ignored in this mode."""
+    """The other modes' properties given (App Mesh's): validated, and ignored in this mode."""
     given = user_properties(raw)
-    return [name for name in APPMESH_ONLY if given.get(name) is not None]
+    others = [name for name in property_names() if name not in (*SPEC.properties, "Mode")]
+    return [name for name in others if given.get(name) is not None]
 
 
 def served_port(base: Mapping[str, Any], props: Properties) -> tuple[int, str]:
@@ -234,6 +237,15 @@ class Plan(NamedTuple):
     @property
     def physical_id(self) -> str:
         return str(self.id)
+
+
+def build(settings: None, adapters: Adapters) -> ServiceConnectMode:
+    """The mode with the provider's adapters (it has no setting of its own)."""
+    return ServiceConnectMode(
+        ecs=adapters.get("ecs", Ecs),
+        cloudmap=adapters.get("cloudmap", CloudMap),
+        tagging=adapters.get("tagging", Tagging),
+    )
 
 
 class ServiceConnectMode:

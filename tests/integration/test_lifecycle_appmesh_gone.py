@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 from meshed_crystal import actions, app
@@ -60,8 +61,7 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], actions.Provide
     def install(setting: str) -> actions.Provider:
         monkeypatch.setenv("APPMESH_RETIRED", setting)
         fresh = actions.Provider(
-            envoy_image=ENVOY_IMAGE,
-            retired=actions.appmesh_retired(os.environ["APPMESH_RETIRED"]),
+            environ={"ENVOY_IMAGE": ENVOY_IMAGE, "APPMESH_RETIRED": os.environ["APPMESH_RETIRED"]}
         )
         monkeypatch.setattr(app, "provider", fresh)
         return fresh
@@ -149,7 +149,9 @@ def test_retired_true_never_calls_app_mesh_on_delete(
     calls_before = len(faults.calls)
     ok(cfn.delete(LOGICAL))
     assert [c for c in faults.calls[calls_before:] if c[0] == "appmesh"] == []
-    assert fresh.appmesh._client is None  # the appmesh client was never even built
+    assert (
+        cast(Any, fresh.mode("AppMesh")).appmesh._client is None
+    )  # the appmesh client was never even built
     assert aws_state.active_revisions(FAMILY) == []
 
 

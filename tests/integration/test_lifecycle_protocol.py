@@ -5,7 +5,7 @@ Whatever happens: exactly one response per invocation, with a non-empty Physical
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from meshed_crystal import actions, app, protocol, taskdef
@@ -174,9 +174,9 @@ def test_an_exception_anywhere_still_gets_exactly_one_response(
     patch = {
         "reading properties": (actions, "parse_properties"),
         "deriving the task definition": (taskdef, "derive"),
-        "creating the service": (app.provider.appmesh, "create_service"),
-        "updating the node": (app.provider.appmesh, "update_node"),
-        "deleting the node": (app.provider.appmesh, "delete_node"),
+        "creating the service": (cast(Any, app.provider.mode("AppMesh")).appmesh, "create_service"),
+        "updating the node": (cast(Any, app.provider.mode("AppMesh")).appmesh, "update_node"),
+        "deleting the node": (cast(Any, app.provider.mode("AppMesh")).appmesh, "delete_node"),
         "shaping the response": (app.resource, "_cfn_response"),
     }[where]
     with pytest.MonkeyPatch.context() as bug:

@@ -86,7 +86,10 @@ def test_service_connect_plan() -> None:
     assert "ServiceConnectConfiguration" in out
     assert "namespace/ns-placeholder  * the namespace's id (Cloud Map)" in out
     assert "Endpoint               = http://ecsdemo-crystal.service.local:3000\n" in out
-    assert "Inert in ServiceConnect mode (validated, not used): MeshName, Envoy" in out
+    assert (
+        "Inert in ServiceConnect mode (validated, not used): MeshName, CloudMapAttributes, Envoy"
+        in out
+    )
 
 
 @pytest.mark.parametrize(

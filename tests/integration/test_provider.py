@@ -697,10 +697,10 @@ def test_a_mesh_outside_the_allowed_meshes_is_refused_before_any_write(
     cfn: CloudFormation, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from meshed_crystal import app
-    from meshed_crystal.actions import Provider, allowed_meshes
+    from meshed_crystal.actions import Provider
 
     monkeypatch.setattr(
-        app, "provider", Provider(envoy_image=ENVOY_IMAGE, allowed_meshes=allowed_meshes("a, b"))
+        app, "provider", Provider(environ={"ENVOY_IMAGE": ENVOY_IMAGE, "ALLOWED_MESHES": "a, b"})
     )
     body = cfn.create("Crystal", workshop(platform))
     assert body["Status"] == "FAILED"
@@ -715,7 +715,7 @@ def test_a_mesh_outside_the_allowed_meshes_is_refused_before_any_write(
     [("*", None), ("", None), ("ecs-mesh", {"ecs-mesh"}), ("a,*", None), (" a , b ", {"a", "b"})],
 )
 def test_allowed_meshes_setting(setting: str, expected: set[str] | None) -> None:
-    from meshed_crystal.actions import allowed_meshes
+    from meshed_crystal.appmesh_mode import allowed_meshes
 
     assert allowed_meshes(setting) == (None if expected is None else frozenset(expected))
 
@@ -731,7 +731,7 @@ def test_unchanged_update_after_the_provider_bumped_envoy_derives_a_new_revision
     assert ok(cfn.update("Crystal", workshop(platform))) == first
     # The operator deploys the provider with a newer default Envoy image.
     bumped = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.99.0-prod"
-    monkeypatch.setattr(app, "provider", Provider(envoy_image=bumped))
+    monkeypatch.setattr(app, "provider", Provider(environ={"ENVOY_IMAGE": bumped}))
     second = ok(cfn.update("Crystal", workshop(platform)))
     assert second["EnvoyImage"] == bumped
     assert second["TaskDefinitionRevision"] == "2"

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import decode  # type: ignore[import-untyped]
+from meshed_crystal import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -659,39 +660,10 @@ def test_crystal_exports_virtual_service_as_the_workshop(crystal: Template) -> N
     assert outputs["MeshCrystalVSName"]["Export"]["Name"] == "MeshCrystalVSName"
 
 
-# The attributes of each mode (DESIGN §4 and §8, docs/reference.md).
-APP_MESH_ATTRIBUTES = frozenset(
-    {
-        "Mode",
-        "TaskDefinitionArn",
-        "TaskDefinitionFamily",
-        "TaskDefinitionRevision",
-        "VirtualNodeArn",
-        "VirtualNodeName",
-        "VirtualServiceArn",
-        "VirtualServiceName",
-        "MeshName",
-        "MeshArn",
-        "EnvoyImage",
-    }
-)
-SERVICE_CONNECT_ATTRIBUTES = frozenset(
-    {
-        "Mode",
-        "TaskDefinitionArn",
-        "TaskDefinitionFamily",
-        "TaskDefinitionRevision",
-        "PortName",
-        "AppProtocol",
-        "DiscoveryName",
-        "ClientAliasDnsName",
-        "ClientAliasPort",
-        "NamespaceArn",
-        "NamespaceName",
-        "Endpoint",
-        "VirtualServiceName",
-    }
-)
+# The attributes of each mode, as its spec declares them (DESIGN §4 and §8, docs/reference.md;
+# tests/unit/test_mode_specs.py holds the specs to the docs).
+APP_MESH_ATTRIBUTES = frozenset(registry.attributes("AppMesh"))
+SERVICE_CONNECT_ATTRIBUTES = frozenset(registry.attributes("ServiceConnect"))
 
 
 def get_atts(node: Any) -> Iterator[tuple[str, str]]:

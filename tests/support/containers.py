@@ -13,6 +13,7 @@ import importlib.util
 from types import ModuleType
 from typing import Any
 
+from meshed_crystal import registry
 from meshed_crystal.actions import Provider
 
 __all__ = ["cold_start"]
@@ -30,8 +31,10 @@ def cold_start(envoy_image: str) -> ModuleType:
         raise RuntimeError("meshed_crystal.app is not importable")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    provider = Provider(envoy_image=envoy_image)
-    for adapter in (provider.appmesh, provider.ecs, provider.cloudmap, provider.cloudformation):
-        _: Any = adapter.client
+    provider = Provider(environ={"ENVOY_IMAGE": envoy_image})
+    for name in registry.names():
+        provider.mode(name)  # builds the adapters it takes
+    for adapter in provider.adapters.made():
+        _: Any = getattr(adapter, "client", None)
     setattr(module, "provider", provider)  # noqa: B010 - a module attribute mypy cannot see
     return module

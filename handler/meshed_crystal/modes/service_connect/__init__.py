@@ -1,0 +1,55 @@
+"""``Mode: ServiceConnect`` (DESIGN §8): the way off App Mesh. The spec only; the code is
+imported when an event needs this mode."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from meshed_crystal.registry import Adapters, ModeSpec
+
+
+def _settings(environ: Mapping[str, str]) -> Any:
+    return None  # no deployment setting of its own
+
+
+def _build(settings: Any, adapters: Adapters) -> Any:
+    from meshed_crystal import service_connect
+
+    return service_connect.build(settings, adapters)
+
+
+SPEC = ModeSpec(
+    name="ServiceConnect",
+    properties=(
+        "ServiceConnect",
+        "CloudMapServiceArn",
+        "CloudMapNamespaceName",
+        "CloudMapServiceName",
+        "TaskDefinition",
+        "Family",
+        "AppContainerName",
+        "VirtualServiceName",
+        "Listeners",
+        "Tags",
+    ),
+    attributes=(
+        "Mode",
+        "TaskDefinitionArn",
+        "TaskDefinitionFamily",
+        "TaskDefinitionRevision",
+        "PortName",
+        "AppProtocol",
+        "DiscoveryName",
+        "ClientAliasDnsName",
+        "ClientAliasPort",
+        "NamespaceArn",
+        "NamespaceName",
+        "Endpoint",
+        "VirtualServiceName",
+    ),
+    adapters=("ecs", "cloudmap", "tagging"),
+    id_prefix="meshed-crystal-sc:",
+    settings=_settings,
+    build=_build,
+)
