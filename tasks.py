@@ -4,6 +4,9 @@
     python3 tasks.py local [EVENT.json ...]   run the resource locally (no AWS account)
     python3 tasks.py test                     linters, type checks and the whole test suite
     python3 tasks.py test --quick             linters, type checks and the pure tests (seconds)
+    python3 tasks.py test --without-mode appmesh
+                                              the product without App Mesh (its folder, its
+                                              registry line, the SDK's appmesh) and its tests
     python3 tasks.py bench                    benchmarks (figures, not pass/fail)
     python3 tasks.py mutate [MODULE ...]      mutation score of the lifecycle modules (figures,
                                               minutes per module; docs/testing.md)
@@ -67,6 +70,11 @@ QUICK_TESTS = ("tests/unit",)
 
 
 def test(args: list[str]) -> int:
+    if args[:1] == ["--without-mode"]:
+        if len(args) < 2:
+            print("--without-mode needs a mode's package name, e.g. appmesh")
+            return 2
+        return run(str(PYTHON), "scripts/without_mode.py", *args[1:])
     quick = "--quick" in args
     args = [a for a in args if a != "--quick"]
     for step in (("ruff", "check", "."), ("ruff", "format", "--check", "."), ("mypy",)):

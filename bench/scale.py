@@ -36,10 +36,10 @@ JOIN_TIMEOUT_S = TIMEOUT_MS / 1000 + 60
 def _container(index: int, service_clients: dict[str, Any]) -> ModuleType:
     """A fresh copy of the entry module: what a new Lambda container would import."""
     from meshed_crystal.actions import Provider
-    from meshed_crystal.adapters.appmesh import AppMesh
     from meshed_crystal.adapters.cloudformation import CloudFormation
     from meshed_crystal.adapters.cloudmap import CloudMap
     from meshed_crystal.adapters.ecs import Ecs
+    from meshed_crystal.modes.appmesh.adapter import AppMesh
 
     name = f"meshed_crystal._bench_container_{index}"
     spec = importlib.util.spec_from_file_location(name, HANDLER / "meshed_crystal" / "app.py")

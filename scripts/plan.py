@@ -85,7 +85,7 @@ def read_properties(data: Any) -> tuple[Any, str | None, str | None]:
 def read_base(data: Any) -> dict[str, Any]:
     """The application's task definition as a RegisterTaskDefinition request."""
     _handler_path()
-    from meshed_crystal import ecs_model
+    from meshed_crystal.ecs import model as ecs_model
 
     if not isinstance(data, Mapping):
         raise PlanError("the task definition file holds no JSON object")
@@ -185,12 +185,13 @@ def _app_mesh(
 ) -> Planned:
     # The function's own decision (AppMeshMode._plan, which calls taskdef.derive and
     # mesh_spec), given what its reads would have found; its AWS clients refuse any call.
-    from meshed_crystal.adapters.appmesh import AppMesh
     from meshed_crystal.adapters.cloudformation import CloudFormation
     from meshed_crystal.adapters.cloudmap import CloudMap
     from meshed_crystal.adapters.ecs import Ecs
-    from meshed_crystal.appmesh_mode import DEFAULT_ENVOY_IMAGE, AppMeshMode, Found
-    from meshed_crystal.identity import Revision, mesh_arn
+    from meshed_crystal.identity import Revision
+    from meshed_crystal.modes.appmesh.adapter import AppMesh
+    from meshed_crystal.modes.appmesh.identity import mesh_arn
+    from meshed_crystal.modes.appmesh.mode import DEFAULT_ENVOY_IMAGE, AppMeshMode, Found
 
     mode = AppMeshMode(
         appmesh=AppMesh(_NoAws()),
@@ -254,9 +255,9 @@ def _service_connect(
 ) -> Planned:
     # Only service_connect's pure functions: what ServiceConnectMode reads from AWS (the
     # namespace) is given or a placeholder here.
-    from meshed_crystal import service_connect as sc
     from meshed_crystal.adapters.cloudmap import Namespace
     from meshed_crystal.identity import Revision
+    from meshed_crystal.modes.service_connect import mode as sc
 
     settings = props.service_connect
     placeholders = _revision_placeholders()

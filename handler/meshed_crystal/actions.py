@@ -5,8 +5,8 @@ The flow of every write request: parse and validate the properties (pure), pick 
 (``Mode``), let it read what exists and decide, and only then write. A request that fails after
 its first write undoes what it created itself, so a failed Create leaves nothing behind and a
 failed Update leaves the stack's resources as the rollback expects. What each mode reads,
-derives, writes and deletes is its own module's (``appmesh_mode``, ``service_connect``), found
-through ``registry``; the contract between them is ``mode``.
+derives, writes and deletes is its own package's (``modes/appmesh/``, ``modes/service_connect/``),
+found through ``registry``; the contract between them is ``mode``.
 """
 
 from __future__ import annotations

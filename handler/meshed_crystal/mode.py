@@ -3,8 +3,8 @@
 The lifecycle rules of DESIGN §5 (one response, ownership before the first write, undo on
 failure, one revision per content, the two newest revisions ACTIVE, a Delete that finds its
 revisions from ECS first) are written once, in ``actions``. A *mode* is a target: what it reads,
-derives, writes and deletes (``appmesh_mode``, ``service_connect``). A third target is a package
-under ``modes/`` whose spec builds an object that satisfies ``Mode``, plus its line in
+derives, writes and deletes (``modes/appmesh/``, ``modes/service_connect/``). A third target is
+a package under ``modes/`` whose spec builds an object that satisfies ``Mode``, plus its line in
 ``registry.ENTRIES``.
 
 Also here: what both modes read the same way (the application's task definition, an id's
@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from . import ecs_model
 from .adapters.ecs import Ecs
 from .adapters.tagging import Tagging
+from .ecs import model as ecs_model
 from .identity import Owner, Revision
 from .properties import Properties
 

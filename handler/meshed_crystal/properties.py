@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any, NamedTuple
 
-from . import ecs_model, registry, rules
+from . import registry, rules
+from .ecs import model as ecs_model
 from .errors import Collector, PropertyError, excerpt
 from .scalars import (
     as_bool,
@@ -185,14 +186,19 @@ def parse_properties(raw: Any) -> Properties:
     mode = read("Mode", lambda v, p: as_enum(v, p, registry.names())) or registry.default()
     if mode is None and props.get("Mode") is None:
         found.add("Mode", f"required: {', '.join(registry.names())}")
+    # What the mode reads is required (by the rules below); another mode's, validated if given.
+    spec = registry.specs().get(mode or "")
+    reads = frozenset(spec.properties if spec else PROPERTY_NAMES)
     no_mesh: tuple[str, str | None, str | None] = ("", None, None)
-    if mode != "AppMesh" and props.get("MeshName") is None and props.get("MeshArn") is None:
-        mesh_name, mesh_owner, mesh_region = no_mesh  # only App Mesh mode needs a mesh
-    else:
+    if "MeshName" in reads or props.get("MeshName") is not None or props.get("MeshArn") is not None:
         mesh_name, mesh_owner, mesh_region = found.run(lambda: _mesh(props), no_mesh)
-    service_id, namespace_name, service_name = found.run(
-        lambda: _cloud_map(props), (None, None, None)
-    )
+    else:
+        mesh_name, mesh_owner, mesh_region = no_mesh
+    service_id, namespace_name, service_name = None, None, None
+    if "CloudMapServiceArn" in reads or any(props.get(key) is not None for key in _CLOUD_MAP):
+        service_id, namespace_name, service_name = found.run(
+            lambda: _cloud_map(props), (None, None, None)
+        )
     properties = Properties(
         mesh_name=mesh_name,
         mesh_owner=mesh_owner,
@@ -360,6 +366,9 @@ def _mesh(props: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
             "(arn:aws:appmesh:<region>:<account>:mesh/<name>)",
         )
     return _name(match["name"], "MeshArn"), match["account"], match["region"]
+
+
+_CLOUD_MAP = ("CloudMapServiceArn", "CloudMapNamespaceName", "CloudMapServiceName")
 
 
 def _cloud_map(props: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:

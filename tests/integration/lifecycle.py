@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from meshed_crystal import registry
 
 from tests.integration import aws_state
 from tests.support.cfn_driver import CloudFormation
@@ -26,6 +27,8 @@ def workshop(platform: Platform, **changes: Any) -> dict[str, Any]:
         "CloudMapServiceArn": platform.cloud_map_service_arn,
         "TaskDefinition": platform.app_task_definition_arn,
     }
+    if "MeshName" not in registry.property_names():
+        del props["MeshName"]  # a build without App Mesh (tasks.py test --without-mode appmesh)
     for key, value in changes.items():
         if value is None:
             props.pop(key, None)

@@ -8,7 +8,8 @@ import threading
 from typing import Any, cast
 
 import pytest
-from meshed_crystal import actions, app, protocol, taskdef
+from meshed_crystal import actions, app, protocol
+from meshed_crystal.modes.appmesh import taskdef
 
 from tests.conftest import ENVOY_IMAGE
 from tests.integration import aws_state

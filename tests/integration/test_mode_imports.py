@@ -49,12 +49,12 @@ with mock_aws(), ResponseEndpoint() as endpoint:
 """
 
 APP_MESH_CODE = {
-    "meshed_crystal.appmesh_mode",
-    "meshed_crystal.mesh_spec",
-    "meshed_crystal.adapters.appmesh",
+    "meshed_crystal.modes.appmesh.mode",
+    "meshed_crystal.modes.appmesh.mesh_spec",
+    "meshed_crystal.modes.appmesh.adapter",
     "meshed_crystal.adapters.cloudformation",
 }
-SERVICE_CONNECT_CODE = {"meshed_crystal.service_connect"}
+SERVICE_CONNECT_CODE = {"meshed_crystal.modes.service_connect.mode"}
 
 
 def imported(mode: str) -> dict[str, object]:

@@ -715,7 +715,7 @@ def test_a_mesh_outside_the_allowed_meshes_is_refused_before_any_write(
     [("*", None), ("", None), ("ecs-mesh", {"ecs-mesh"}), ("a,*", None), (" a , b ", {"a", "b"})],
 )
 def test_allowed_meshes_setting(setting: str, expected: set[str] | None) -> None:
-    from meshed_crystal.appmesh_mode import allowed_meshes
+    from meshed_crystal.modes.appmesh.mode import allowed_meshes
 
     assert allowed_meshes(setting) == (None if expected is None else frozenset(expected))
 

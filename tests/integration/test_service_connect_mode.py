@@ -161,6 +161,7 @@ def test_service_connect_own_discovery_service_is_not_a_collision(
     assert ok(cfn.update(LOGICAL, changed))["DiscoveryName"] == data["DiscoveryName"]
 
 
+@pytest.mark.appmesh
 def test_app_mesh_properties_are_inert_and_named_in_one_warning(
     cfn: CloudFormation, platform: Platform, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -190,6 +191,7 @@ def test_checks_of_the_mode_before_any_write(
     assert faults.writes() == []
 
 
+@pytest.mark.appmesh
 def test_works_with_an_sdk_without_app_mesh(
     cfn: CloudFormation, platform: Platform, appmesh_gone: AppMeshGone
 ) -> None:
@@ -199,6 +201,7 @@ def test_works_with_an_sdk_without_app_mesh(
     assert revision_status(data["TaskDefinitionArn"]) == "INACTIVE"
 
 
+@pytest.mark.appmesh
 def test_the_switch_from_app_mesh_then_cleanup_delete_of_the_old_id(
     cfn: CloudFormation, platform: Platform
 ) -> None:
@@ -229,6 +232,7 @@ def test_the_switch_from_app_mesh_then_cleanup_delete_of_the_old_id(
     assert sc_revisions() == []
 
 
+@pytest.mark.appmesh
 def test_a_failed_switch_deletes_the_new_id_and_leaves_app_mesh_as_it_was(
     cfn: CloudFormation, platform: Platform
 ) -> None:

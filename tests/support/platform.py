@@ -84,7 +84,9 @@ def build_workshop_platform(session: boto3.Session) -> Platform:
         raise ValueError("the boto3 session has no region")
     account = str(session.client("sts").get_caller_identity()["Account"])
 
-    mesh_arn = _mesh(session)
+    # No mesh where the SDK has no App Mesh (tasks.py test --without-mode appmesh).
+    has_appmesh = "appmesh" in session.get_available_services()
+    mesh_arn = _mesh(session) if has_appmesh else ""
     vpc_id = _vpc(session)
     namespace_id = _namespace(session, vpc_id)
     service_id, service_arn = _cloud_map_service(session, namespace_id)
@@ -98,7 +100,7 @@ def build_workshop_platform(session: boto3.Session) -> Platform:
         session, region, task_role_arn, execution_role_arn
     )
     return Platform(
-        mesh_name=MESH_NAME,
+        mesh_name=MESH_NAME if has_appmesh else "",
         mesh_arn=mesh_arn,
         namespace_name=NAMESPACE_NAME,
         namespace_id=namespace_id,

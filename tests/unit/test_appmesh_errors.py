@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import botocore.session
-from meshed_crystal.adapters.appmesh import APPMESH_ERROR_CODES
+from meshed_crystal.modes.appmesh.adapter import APPMESH_ERROR_CODES
 
 
 def test_app_mesh_error_codes_are_exactly_the_service_models() -> None:

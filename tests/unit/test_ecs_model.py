@@ -13,8 +13,8 @@ from typing import Any, cast
 import pytest
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.validate import ParamValidator
-from meshed_crystal import ecs_model
-from meshed_crystal.ecs_model import (
+from meshed_crystal.ecs import model as ecs_model
+from meshed_crystal.ecs.model import (
     CFN_ALIASES,
     DESCRIBED_TASK_DEFINITION,
     REGISTER_REQUEST,

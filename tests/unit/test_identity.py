@@ -12,16 +12,14 @@ import pytest
 from meshed_crystal import identity
 from meshed_crystal.identity import (
     MAX_TAG_VALUE,
-    TAG_FAMILY,
     TAG_HOLDER,
     TAG_LOGICAL,
-    TAG_REVISIONS,
-    TAG_SERVICE,
     TAG_STACK,
     Owner,
-    PhysicalId,
     Revision,
 )
+from meshed_crystal.modes.appmesh import identity as appmesh_identity
+from meshed_crystal.modes.appmesh.identity import TAG_FAMILY, TAG_REVISIONS, TAG_SERVICE, PhysicalId
 
 STACK = "arn:aws:cloudformation:us-east-1:111122223333:stack/shop/0f1e2d3c"
 ID = PhysicalId("111122223333", "appmesh-workshop", "crystal-lb-vanilla", "crystal.local")
@@ -63,7 +61,7 @@ def test_ids_this_resource_never_issued_parse_to_none(text: str | None) -> None:
 
 
 def test_mesh_arns() -> None:
-    assert identity.mesh_arn("aws", "us-east-1", "111122223333", "m") == (
+    assert appmesh_identity.mesh_arn("aws", "us-east-1", "111122223333", "m") == (
         "arn:aws:appmesh:us-east-1:111122223333:mesh/m"
     )
     assert ID.mesh_arn("aws-cn", "cn-north-1") == (
@@ -122,20 +120,25 @@ def test_revision_arn() -> None:
 
 def test_revisions_round_trip_through_the_tags() -> None:
     revisions = [Revision("fam", 3, "c3"), Revision("fam", 2, "b2"), Revision("old", 1, "a1")]
-    tags = identity.revision_tags(revisions)
+    tags = appmesh_identity.revision_tags(revisions)
     assert tags == {TAG_FAMILY: "fam", TAG_REVISIONS: "3=c3 2=b2 old:1=a1"}
-    assert identity.parse_revisions(tags) == revisions
-    assert identity.revision_tags([]) == {TAG_FAMILY: "", TAG_REVISIONS: ""}
+    assert appmesh_identity.parse_revisions(tags) == revisions
+    assert appmesh_identity.revision_tags([]) == {TAG_FAMILY: "", TAG_REVISIONS: ""}
 
 
 def test_parse_revisions_reads_old_items_and_skips_garbage() -> None:
     tags = {TAG_REVISIONS: "fam:4=d4 5=e5 fam:x=zz =q", TAG_FAMILY: "cur"}
-    assert identity.parse_revisions(tags) == [Revision("fam", 4, "d4"), Revision("cur", 5, "e5")]
+    assert appmesh_identity.parse_revisions(tags) == [
+        Revision("fam", 4, "d4"),
+        Revision("cur", 5, "e5"),
+    ]
     # Without TAG_FAMILY (written before it existed) an item without a family is skipped.
-    assert identity.parse_revisions({TAG_REVISIONS: "5=e5 fam:4=d4"}) == [Revision("fam", 4, "d4")]
-    assert identity.parse_revisions({}) == []
+    assert appmesh_identity.parse_revisions({TAG_REVISIONS: "5=e5 fam:4=d4"}) == [
+        Revision("fam", 4, "d4")
+    ]
+    assert appmesh_identity.parse_revisions({}) == []
     # An item splits at its first "=": what follows is the digest, whatever it holds.
-    assert identity.parse_revisions({TAG_REVISIONS: "3=ab=c", TAG_FAMILY: "f"}) == [
+    assert appmesh_identity.parse_revisions({TAG_REVISIONS: "3=ab=c", TAG_FAMILY: "f"}) == [
         Revision("f", 3, "ab=c")
     ]
 
@@ -143,27 +146,30 @@ def test_parse_revisions_reads_old_items_and_skips_garbage() -> None:
 def test_revision_tags_keep_what_fits_in_a_tag_value_newest_first() -> None:
     digest = "d" * 60
     revisions = [Revision("fam", n, digest) for n in range(10, 0, -1)]
-    value = identity.revision_tags(revisions)[TAG_REVISIONS]
+    value = appmesh_identity.revision_tags(revisions)[TAG_REVISIONS]
     assert len(value) <= MAX_TAG_VALUE
     # Each item is 63 characters and a space: four fit in 256 (4 * 63 + 3 = 255), five do not.
     assert value == " ".join(f"{n}={digest}" for n in (10, 9, 8, 7))
     # Exactly at the limit: kept.
     exact = [Revision("fam", 1, "e" * (MAX_TAG_VALUE - 2))]
-    assert identity.revision_tags(exact)[TAG_REVISIONS] == "1=" + "e" * (MAX_TAG_VALUE - 2)
+    assert appmesh_identity.revision_tags(exact)[TAG_REVISIONS] == "1=" + "e" * (MAX_TAG_VALUE - 2)
 
 
 def test_a_longer_item_after_the_limit_stops_the_list() -> None:
     # The first item that does not fit ends the list even if a later, shorter one would fit.
     revisions = [Revision("f", 2, "a" * 250), Revision("f", 1, "b" * 10), Revision("f", 0, "c")]
-    assert identity.revision_tags(revisions)[TAG_REVISIONS] == "2=" + "a" * 250
+    assert appmesh_identity.revision_tags(revisions)[TAG_REVISIONS] == "2=" + "a" * 250
 
 
 def test_served_services_and_serving_tags() -> None:
-    assert identity.served_services({TAG_SERVICE: "a.local b.local"}) == ["a.local", "b.local"]
-    assert identity.served_services({}) == []
-    assert identity.serving_tags("new.local", None) == {TAG_SERVICE: "new.local"}
+    assert appmesh_identity.served_services({TAG_SERVICE: "a.local b.local"}) == [
+        "a.local",
+        "b.local",
+    ]
+    assert appmesh_identity.served_services({}) == []
+    assert appmesh_identity.serving_tags("new.local", None) == {TAG_SERVICE: "new.local"}
     before = {TAG_SERVICE: "old.local new.local older.local"}
-    assert identity.serving_tags("new.local", before) == {
+    assert appmesh_identity.serving_tags("new.local", before) == {
         TAG_SERVICE: "new.local old.local older.local"
     }
 
@@ -173,10 +179,10 @@ def test_serving_tags_keep_what_fits() -> None:
     second = "t" * 55  # 200 + 1 + 55 = 256: fits exactly
     third = "u"
     before = {TAG_SERVICE: f"{second} {third}"}
-    assert identity.serving_tags(first, before) == {TAG_SERVICE: f"{first} {second}"}
+    assert appmesh_identity.serving_tags(first, before) == {TAG_SERVICE: f"{first} {second}"}
     # One more character and the second no longer fits; the list stops there.
     before = {TAG_SERVICE: f"{second}x {third}"}
-    assert identity.serving_tags(first, before) == {TAG_SERVICE: first}
+    assert appmesh_identity.serving_tags(first, before) == {TAG_SERVICE: first}
     # The service itself, listed before, is skipped even when the candidate would not fit.
     before = {TAG_SERVICE: f"{first} {third}"}
-    assert identity.serving_tags(first, before) == {TAG_SERVICE: f"{first} {third}"}
+    assert appmesh_identity.serving_tags(first, before) == {TAG_SERVICE: f"{first} {third}"}

@@ -22,11 +22,13 @@ def first_column(markdown: str, heading: str) -> list[str]:
     return re.findall(r"^\| `([A-Za-z.]+)` \|", section, flags=re.MULTILINE)
 
 
+@pytest.mark.appmesh
 def test_the_registered_modes() -> None:
     assert registry.names() == ("AppMesh", "ServiceConnect")
     assert registry.default() == "AppMesh"  # DESIGN §2
 
 
+@pytest.mark.appmesh
 def test_the_attributes_are_the_ones_documented() -> None:
     reference = (DOCS / "reference.md").read_text()
     app_mesh = first_column(reference, "## Attributes (`Fn::GetAtt`)")
@@ -51,16 +53,18 @@ def test_every_property_is_documented_and_parsed() -> None:
 
 def test_a_property_of_no_mode_is_unknown() -> None:
     with pytest.raises(PropertyError) as raised:
-        parse_properties({"TaskDefinition": "app", "CloudMapServiceName": "s", "Nope": "1"})
+        parse_properties({"TaskDefinition": "app", "Mode": "ServiceConnect", "Nope": "1"})
     assert ("Nope", "unknown property") in [(p, r.split(" (")[0]) for p, r in raised.value.errors]
 
 
+@pytest.mark.appmesh
 def test_the_mode_property_takes_the_registered_names() -> None:
     with pytest.raises(PropertyError) as raised:
         parse_properties({"Mode": "Lattice", "TaskDefinition": "app"})
     assert raised.value.errors[0] == ("Mode", "'Lattice' is not one of AppMesh, ServiceConnect")
 
 
+@pytest.mark.appmesh
 @pytest.mark.parametrize(
     ("physical_id", "mode"),
     [

@@ -6,8 +6,8 @@ import copy
 from typing import Any
 
 import pytest
-from meshed_crystal import taskdef
 from meshed_crystal.errors import PropertyError
+from meshed_crystal.modes.appmesh import taskdef
 from meshed_crystal.properties import parse_properties
 
 REGION = "us-east-1"

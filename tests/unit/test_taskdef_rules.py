@@ -10,8 +10,8 @@ import logging
 from typing import Any
 
 import pytest
-from meshed_crystal import taskdef
 from meshed_crystal.errors import PropertyError
+from meshed_crystal.modes.appmesh import taskdef
 
 from tests.unit.test_taskdef import BASE, ENVOY_IMAGE, derive
 
@@ -144,11 +144,11 @@ def test_every_base_mistake_at_once() -> None:
 def test_a_non_appmesh_envoy_image_is_warned_about_not_refused(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="meshed_crystal.taskdef"):
+    with caplog.at_level(logging.WARNING, logger="meshed_crystal.modes.appmesh.taskdef"):
         derive(base(), Envoy={"Image": "envoyproxy/envoy:v1.29.0"})
     assert "not AWS's App Mesh Envoy image" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="meshed_crystal.taskdef"):
+    with caplog.at_level(logging.WARNING, logger="meshed_crystal.modes.appmesh.taskdef"):
         derive(base())
     assert caplog.text == ""
     assert taskdef.warn_unless_appmesh_envoy(ENVOY_IMAGE)

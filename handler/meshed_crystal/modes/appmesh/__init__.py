@@ -10,15 +10,15 @@ from meshed_crystal.registry import Adapters, ModeSpec
 
 
 def _settings(environ: Mapping[str, str]) -> Any:
-    from meshed_crystal import appmesh_mode
+    from . import mode
 
-    return appmesh_mode.settings(environ)
+    return mode.settings(environ)
 
 
 def _build(settings: Any, adapters: Adapters) -> Any:
-    from meshed_crystal import appmesh_mode
+    from . import mode
 
-    return appmesh_mode.build(settings, adapters)
+    return mode.build(settings, adapters)
 
 
 SPEC = ModeSpec(

@@ -14,9 +14,9 @@ def _settings(environ: Mapping[str, str]) -> Any:
 
 
 def _build(settings: Any, adapters: Adapters) -> Any:
-    from meshed_crystal import service_connect
+    from . import mode
 
-    return service_connect.build(settings, adapters)
+    return mode.build(settings, adapters)
 
 
 SPEC = ModeSpec(

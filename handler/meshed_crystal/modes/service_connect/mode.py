@@ -21,16 +21,19 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any, NamedTuple
 
-from . import ecs_model, parallel, rules, taskdef
-from .adapters.cloudmap import CloudMap, Namespace
-from .adapters.ecs import Ecs
-from .adapters.tagging import Tagging
-from .errors import PropertyError, excerpt
-from .identity import PREFIX, Revision, tag_value
-from .mode import Chosen, Request, Result, Undo, ecs_tags, read_base, revisions_in_ecs
-from .modes.service_connect import SPEC
-from .properties import Properties, check_mesh_region, user_properties
-from .registry import Adapters, property_names
+from meshed_crystal import parallel, rules
+from meshed_crystal.adapters.cloudmap import CloudMap, Namespace
+from meshed_crystal.adapters.ecs import Ecs
+from meshed_crystal.adapters.tagging import Tagging
+from meshed_crystal.ecs import model as ecs_model
+from meshed_crystal.ecs import taskdef
+from meshed_crystal.errors import PropertyError, excerpt
+from meshed_crystal.identity import PREFIX, Revision, tag_value
+from meshed_crystal.mode import Chosen, Request, Result, Undo, ecs_tags, read_base, revisions_in_ecs
+from meshed_crystal.properties import Properties, check_mesh_region, user_properties
+from meshed_crystal.registry import Adapters, property_names
+
+from . import SPEC
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +116,12 @@ def served_port(base: Mapping[str, Any], props: Properties) -> tuple[int, str]:
     return ports[0], "http"
 
 
+# The sidecars App Mesh mode adds (its ENVOY and XRAY containers), named here so that this mode
+# un-meshes a base without App Mesh mode's code.
+APPMESH_ENVOY = "envoy"
+APPMESH_XRAY = "xray"
+
+
 def unmeshed(base: Mapping[str, Any]) -> dict[str, Any]:
     """The base without what App Mesh added: the APPMESH proxy configuration, the envoy
     container, this resource's X-Ray sidecar, and every dependsOn on them."""
@@ -125,9 +134,9 @@ def unmeshed(base: Mapping[str, Any]) -> dict[str, Any]:
     for container in result.get("containerDefinitions") or []:
         name, image = str(container.get("name", "")), str(container.get("image", ""))
         if (
-            name == taskdef.ENVOY
+            name == APPMESH_ENVOY
             or "aws-appmesh-envoy" in image
-            or (name == taskdef.XRAY and "aws-xray-daemon" in image)
+            or (name == APPMESH_XRAY and "aws-xray-daemon" in image)
         ):
             removed.add(name)
         else:
@@ -327,7 +336,7 @@ def check_served_unchanged(current: str | None, new: str) -> None:
 
 def sc_family(props: Properties, base_family: str, inline: bool) -> str:
     """``<application family>-sc`` (never the application's own), or ``Family``."""
-    return taskdef.proxied_family(props, base_family, inline, suffix="-sc")
+    return taskdef.derived_family(props, base_family, inline, suffix="-sc")
 
 
 def held_revisions(found: Mapping[str, Mapping[str, str]]) -> tuple[list[Revision], int]:

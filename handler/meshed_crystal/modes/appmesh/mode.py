@@ -19,30 +19,31 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, NamedTuple
 
-from . import ecs_model, mesh_spec, parallel, taskdef
-from .adapters.appmesh import AppMesh
-from .adapters.cloudformation import CloudFormation, StackAnswer
-from .adapters.cloudmap import CloudMap
-from .adapters.ecs import Ecs
-from .errors import AppMeshUnavailableError, OwnershipError, PropertyError
+from meshed_crystal import parallel
+from meshed_crystal.adapters.cloudformation import CloudFormation, StackAnswer
+from meshed_crystal.adapters.cloudmap import CloudMap
+from meshed_crystal.adapters.ecs import Ecs
+from meshed_crystal.ecs import model as ecs_model
+from meshed_crystal.errors import OwnershipError, PropertyError
+from meshed_crystal.identity import PREFIX, Owner, Revision, holder
+from meshed_crystal.mode import Chosen, Request, Result, Undo, adopted, ecs_tags, notice, read_base
+from meshed_crystal.properties import Properties, check_mesh_region
+from meshed_crystal.registry import Adapters
+from meshed_crystal.shapes import pruned
+
+from . import mesh_spec, taskdef
+from .adapter import AppMesh
+from .errors import AppMeshUnavailableError
 from .identity import (
-    PREFIX,
     TAG_ENVOY_IMAGE,
     TAG_HANDED_FROM,
-    Owner,
     PhysicalId,
-    Revision,
-    holder,
     mesh_arn,
     parse_revisions,
     revision_tags,
     served_services,
     serving_tags,
 )
-from .mode import Chosen, Request, Result, Undo, adopted, ecs_tags, notice, read_base
-from .properties import Properties, check_mesh_region
-from .registry import Adapters
-from .shapes import pruned
 
 logger = logging.getLogger(__name__)
 

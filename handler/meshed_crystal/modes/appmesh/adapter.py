@@ -20,15 +20,15 @@ from botocore.exceptions import (
 )
 
 from meshed_crystal import retry
+from meshed_crystal.adapters.clients import LazyClient
 from meshed_crystal.errors import (
-    AppMeshUnavailableError,
     AwsError,
     MissingResourceError,
     OwnershipError,
     ResourceInUseError,
 )
 
-from .clients import LazyClient
+from .errors import AppMeshUnavailableError
 
 T = TypeVar("T")
 # One INFO line per write (an operator reads what an invocation did from its log).

@@ -25,10 +25,10 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, cast
 
-from .errors import Collector, PropertyError, excerpt
-from .rules import INTEGER_TEXT as _INTEGER_TEXT
-from .scalars import as_bool, closest, suggestion
-from .shapes import pruned
+from meshed_crystal.errors import Collector, PropertyError, excerpt
+from meshed_crystal.rules import INTEGER_TEXT as _INTEGER_TEXT
+from meshed_crystal.scalars import as_bool, closest, suggestion
+from meshed_crystal.shapes import pruned
 
 if TYPE_CHECKING:
     from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
@@ -68,7 +68,7 @@ def service_model() -> ServiceModel:
     Reading ``ecs/service-2.json.gz`` takes about 50 ms, plus about 0.3 s to import botocore if
     boto3 has not already done so; a Lambda invocation that never converts never pays it.
     """
-    from .sdk import botocore_session  # deliberately lazy, see above
+    from meshed_crystal.sdk import botocore_session  # deliberately lazy, see above
 
     # The same session as the ECS client's: the parsed model is shared, not loaded twice.
     return botocore_session().get_service_model("ecs")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .properties import Listener, Properties
+from meshed_crystal.properties import Listener, Properties
 
 
 def node_spec(
