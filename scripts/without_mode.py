@@ -28,6 +28,7 @@ REGISTRY = Path("meshed_crystal") / "registry.py"
 TESTS = (
     "tests/unit/test_mode_specs.py",
     "tests/integration/test_service_connect_mode.py",
+    "tests/integration/test_refused_now.py",
     "tests/integration/test_third_mode.py",
 )
 # The SDK's name of each mode's AWS service, where the mode has one of its own.

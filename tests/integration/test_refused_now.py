@@ -163,6 +163,7 @@ def test_an_in_place_app_protocol_change_is_refused_before_any_write(
 # -- App Mesh mode: a discovery filter that can match nothing -----------------------------------
 
 
+@pytest.mark.appmesh
 def test_a_family_filter_that_matches_no_family_it_registers_is_refused(
     cfn: CloudFormation, platform: Platform, faults: Faults
 ) -> None:

@@ -191,6 +191,22 @@ def test_checks_of_the_mode_before_any_write(
     assert faults.writes() == []
 
 
+def test_a_delete_deregisters_its_own_revisions_only(
+    cfn: CloudFormation, platform: Platform, faults: Faults
+) -> None:
+    # Given two resources of this mode, one with two revisions (an update), in other families
+    crystal = ok(fast(cfn).create(LOGICAL, connected(platform)))
+    updated = ok(cfn.update(LOGICAL, connected(platform, ServiceConnect={"PortName": "two"})))
+    other = ok(cfn.create("Other", connected(platform, Family="other-sc")))
+    # When the first is deleted
+    ok(cfn.delete(LOGICAL))
+    # Then its revisions are gone, the other's stay, and nothing but ECS was written
+    assert revision_status(crystal["TaskDefinitionArn"]) == "INACTIVE"
+    assert revision_status(updated["TaskDefinitionArn"]) == "INACTIVE"
+    assert revision_status(other["TaskDefinitionArn"]) == "ACTIVE"
+    assert {c[0] for c in faults.writes()} <= {"ecs"}
+
+
 @pytest.mark.appmesh
 def test_works_with_an_sdk_without_app_mesh(
     cfn: CloudFormation, platform: Platform, appmesh_gone: AppMeshGone
