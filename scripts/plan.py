@@ -180,45 +180,49 @@ def _request(raw: Any, options: Options) -> Any:
     )
 
 
+def _mode(name: str, options: Options) -> Any:
+    """The mode as the function builds it (registry), with the provider's default settings but
+    ``--envoy-image``, and adapters whose clients refuse any call."""
+    from meshed_crystal import registry
+
+    class Offline(registry.Adapters):
+        def get(self, name: str, make: Any) -> Any:
+            return super().get(name, lambda: make(_NoAws()))
+
+    spec = registry.specs()[name]
+    environ = {"ENVOY_IMAGE": options.envoy_image} if options.envoy_image else {}
+    return spec.build(spec.settings(environ), Offline())
+
+
 def _app_mesh(
     raw: Any, props: Any, base: dict[str, Any], namespace: str, service: str, options: Options
 ) -> Planned:
-    # The function's own decision (AppMeshMode._plan, which calls taskdef.derive and
-    # mesh_spec), given what its reads would have found; its AWS clients refuse any call.
-    from meshed_crystal.adapters.cloudformation import CloudFormation
-    from meshed_crystal.adapters.cloudmap import CloudMap
-    from meshed_crystal.adapters.ecs import Ecs
+    # The function's own decision (AppMeshMode.plan, which calls taskdef.derive and
+    # mesh_spec), given what its reads would have found for a new resource.
     from meshed_crystal.identity import Revision
-    from meshed_crystal.modes.appmesh.adapter import AppMesh
     from meshed_crystal.modes.appmesh.identity import mesh_arn
-    from meshed_crystal.modes.appmesh.mode import DEFAULT_ENVOY_IMAGE, AppMeshMode, Found
+    from meshed_crystal.modes.appmesh.mode import Found, names_of
+    from meshed_crystal.modes.appmesh.properties import appmesh
 
-    mode = AppMeshMode(
-        appmesh=AppMesh(_NoAws()),
-        ecs=Ecs(_NoAws()),
-        cloudmap=CloudMap(_NoAws()),
-        cloudformation=CloudFormation(_NoAws()),
-        envoy_image=options.envoy_image or DEFAULT_ENVOY_IMAGE,
-        allowed_meshes=None,
-        retired="auto",
-    )
+    mode = _mode("AppMesh", options)
     request = _request(raw, options)
-    owner = props.mesh_owner or options.account
+    owner = appmesh(props).mesh_owner or options.account
+    node_name, service_name = names_of(props, namespace, service)
     found = Found(
-        mesh_arn=mesh_arn(options.partition, options.region, owner, props.mesh_name),
+        mesh_arn=mesh_arn(options.partition, options.region, owner, appmesh(props).mesh_name),
         mesh_owner=owner,
         namespace=namespace,
         cloud_map_service=service,
         base=base,
-        node_name=props.virtual_node_name or service,
-        service_name=props.virtual_service_name or f"{service}.{namespace}",
+        node_name=node_name,
+        service_name=service_name,
         node=None,
         node_tags=None,
         service=None,
         service_tags=None,
     )
-    decided = mode._plan(request, props, found)
-    mode._check_response_size(request, decided)
+    decided = mode.plan(request, props, found)
+    mode.check_response_size(request, decided)
     revision = Revision(str(decided.task_definition["family"]), 1, decided.digest)
     attributes = mode.data(request, decided, revision)
     placeholders = _revision_placeholders()
@@ -253,13 +257,13 @@ def _revision_placeholders() -> dict[str, str]:
 def _service_connect(
     raw: Any, props: Any, base: dict[str, Any], namespace_name: str, service: str, options: Options
 ) -> Planned:
-    # Only service_connect's pure functions: what ServiceConnectMode reads from AWS (the
-    # namespace) is given or a placeholder here.
+    # What ServiceConnectMode reads from AWS (the namespace) is given or a placeholder here.
     from meshed_crystal.adapters.cloudmap import Namespace
     from meshed_crystal.identity import Revision
     from meshed_crystal.modes.service_connect import mode as sc
+    from meshed_crystal.modes.service_connect.properties import service_connect
 
-    settings = props.service_connect
+    settings = service_connect(props)
     placeholders = _revision_placeholders()
     namespace_arn_placeholder = (
         f"arn:{options.partition}:servicediscovery:{options.region}:{options.account}:"
@@ -275,30 +279,17 @@ def _service_connect(
         name = settings.namespace if settings.namespace is not None else namespace_name
         namespace = Namespace(PLACEHOLDER_NAMESPACE_ID, namespace_arn_placeholder, name)
         placeholders["NamespaceArn"] = "the namespace's id (Cloud Map)"
-    wiring = sc.wiring_of(props, base, namespace, service)
+    request = _request(raw, options)
+    # The function's own decision, given what its reads would have found for a new resource.
+    decided = _mode("ServiceConnect", options).plan(
+        request, props, sc.Found(namespace, service, base, {})
+    )
+    wiring, content = decided.wiring, decided.task_definition
     if "NamespaceName" in placeholders and wiring.dns_name.endswith(namespace.name):
         for key in ("ClientAliasDnsName", "Endpoint", "VirtualServiceName"):
             placeholders[key] = "the namespace's name (Cloud Map)"
-    me = sc.ServiceConnectId.of(
-        options.account, _request(raw, options).stack_id, options.logical_id
-    )
-    inline = not isinstance(props.task_definition, str)
-    family = sc.sc_family(props, str(base.get("family") or f"{service}-sc"), inline)
-    ecs_tags = {t["key"]: t["value"] for t in base.get("tags") or []}
-    ecs_tags.update(dict(props.tags))
-    ecs_tags.update(_request(raw, options).owner.revision_tags(me.revision_holder()))
-    content = sc.derive(
-        base,
-        props,
-        family=family,
-        port=wiring.served,
-        port_name=wiring.port_name,
-        app_protocol=wiring.app_protocol,
-        tags=[{"key": k, "value": v} for k, v in ecs_tags.items()],
-    )
-    revision = Revision(family, 1, "")
-    plan = sc.Plan(id=me, task_definition=content, digest="", held=[], sequence=1, wiring=wiring)
-    attributes = sc.attributes(_request(raw, options), plan, revision)
+    revision = Revision(str(content["family"]), 1, decided.digest)
+    attributes = sc.attributes(request, decided, revision)
     if not options.account_given:
         for key, value in attributes.items():
             if options.account in value and key not in placeholders:
@@ -314,7 +305,7 @@ def _service_connect(
     )
     return Planned(
         mode="ServiceConnect",
-        physical_id=str(me),
+        physical_id=decided.physical_id,
         base=base,
         task_definition=content,
         specs={

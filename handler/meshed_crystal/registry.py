@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+
+if TYPE_CHECKING:
+    from meshed_crystal.errors import Collector
 
 # The modes of this build, in the order their names are listed in messages.
 ENTRIES: tuple[str, ...] = (
@@ -66,6 +69,10 @@ class ModeSpec(NamedTuple):
     # The mode, from its settings and the shared adapters (it imports the mode's code).
     build: Callable[[Any, Adapters], Any]
     default: bool = False  # the mode of a resource without Mode (DESIGN §2: AppMesh)
+    # Its own properties: (the raw properties, the collector of mistakes, whether the resource
+    # is in this mode) -> what ``Properties.settings[name]`` holds. Called in every mode: another
+    # mode's properties are validated and inert. None: the mode has no property of its own.
+    parse: Callable[[Mapping[str, Any], Collector, bool], Any] | None = None
 
 
 _specs: dict[str, ModeSpec] | None = None

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from meshed_crystal.adapters import clients
+from meshed_crystal.ecs.model import canonical, register_request_from_described
 
 from scripts import plan as plan_script
 from tests.integration.lifecycle import LOGICAL, fast, ok, workshop
@@ -158,21 +159,15 @@ def test_plan_is_what_a_create_makes(
     for key, value in planned.attributes.items():
         if key not in placeholders:
             assert value == data[key], key
-    registered = boto3_task_definition(data["TaskDefinitionArn"])
-    assert [c["name"] for c in registered["containerDefinitions"]] == [
-        c["name"] for c in planned.task_definition["containerDefinitions"]
-    ]
-    assert registered.get("proxyConfiguration", {}).get("type") == (
-        planned.task_definition.get("proxyConfiguration", {}).get("type")
+    # The whole task definition ECS registered (containers, proxy configuration, tags, and in
+    # Service Connect mode the digest, sequence and served-port tags), compared as ECS compares
+    # two requests (its defaults and empty values aside)
+    described: Any = boto3.client("ecs").describe_task_definition(
+        taskDefinition=data["TaskDefinitionArn"], include=["TAGS"]
     )
-    ports = registered["containerDefinitions"][0]["portMappings"]
-    assert [m.get("name") for m in ports] == [
-        m.get("name") for m in planned.task_definition["containerDefinitions"][0]["portMappings"]
-    ]
-
-
-def boto3_task_definition(arn: str) -> dict[str, Any]:
-    return dict(boto3.client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"])
+    registered = register_request_from_described(described["taskDefinition"], described["tags"])
+    assert json.loads(canonical(registered)) == json.loads(canonical(planned.task_definition))
+    assert canonical(planned.task_definition) != canonical(base)  # the plan derived something
 
 
 def test_plan_against_the_local_emulators_platform() -> None:

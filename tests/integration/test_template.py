@@ -382,6 +382,28 @@ def function_statements(sam: Template) -> dict[str, Template]:
     return by_sid
 
 
+# The IAM prefix of each adapter's service (registry.ModeSpec.adapters names the adapters).
+ADAPTER_SERVICES = {
+    "appmesh": "appmesh",
+    "ecs": "ecs",
+    "cloudmap": "servicediscovery",
+    "cloudformation": "cloudformation",
+    "tagging": "tag",
+}
+
+
+def test_the_function_may_call_every_service_a_registered_mode_calls(sam: Template) -> None:
+    granted = {
+        action.partition(":")[0]
+        for statement in function_statements(sam).values()
+        for action in as_list(statement["Action"])
+    }
+    assert registry.adapter_names() <= set(ADAPTER_SERVICES)
+    for name, spec in registry.specs().items():
+        for adapter in (*registry.LIFECYCLE_ADAPTERS, *spec.adapters):
+            assert ADAPTER_SERVICES[adapter] in granted, (name, adapter)
+
+
 def test_function_role_has_no_managed_policies(sam: Template) -> None:
     role = sam["Resources"]["FunctionRole"]["Properties"]
     assert "ManagedPolicyArns" not in role

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from meshed_crystal.errors import MAX_REASON_CHARS, PropertyError
+from meshed_crystal.modes.appmesh.properties import appmesh
 from meshed_crystal.properties import parse_properties
 
 from tests.unit.test_properties import WORKSHOP, props
@@ -129,9 +130,9 @@ def test_one_boolean_rule_everywhere_refused(value: Any, where: str) -> None:
 
 def _boolean_at(where: str, value: Any) -> bool:
     if where == "XRay":
-        return parse_properties(props(XRay=value)).xray.enabled
+        return appmesh(parse_properties(props(XRay=value))).xray.enabled
     if where == "Envoy.StatsTags":
-        return parse_properties(props(Envoy={"StatsTags": value})).envoy.stats_tags
+        return appmesh(parse_properties(props(Envoy={"StatsTags": value}))).envoy.stats_tags
     inline = {
         "NetworkMode": "awsvpc",
         "ContainerDefinitions": [{"Name": "app", "Image": "x", "Essential": value}],

@@ -6,15 +6,14 @@ from typing import Any
 
 import pytest
 from meshed_crystal.errors import PropertyError
-from meshed_crystal.properties import (
+from meshed_crystal.modes.appmesh.properties import (
     EnvoySettings,
-    HealthCheck,
-    Listener,
     ProxySettings,
     XRaySettings,
+    appmesh,
     check_mesh_region,
-    parse_properties,
 )
+from meshed_crystal.properties import HealthCheck, Listener, parse_properties
 
 WORKSHOP = {
     "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:meshed-crystal",
@@ -37,19 +36,19 @@ def props(**changes: Any) -> dict[str, Any]:
 
 def test_workshop_defaults() -> None:
     parsed = parse_properties(WORKSHOP)
-    assert parsed.mesh_name == "ecs-mesh"
-    assert parsed.mesh_owner is None
+    assert appmesh(parsed).mesh_name == "ecs-mesh"
+    assert appmesh(parsed).mesh_owner is None
     assert parsed.cloud_map_service_id == "srv-abc123"
     assert parsed.task_definition == WORKSHOP["TaskDefinition"]
     assert parsed.listeners is None  # one http listener per app port, decided with the base
-    assert parsed.access_log_path == "/dev/stdout"
-    assert parsed.proxy == ProxySettings()
-    assert parsed.proxy.egress_ignored_ips == ("169.254.170.2", "169.254.169.254")
-    assert parsed.envoy == EnvoySettings()
-    assert parsed.envoy.log_level == "info"
-    assert parsed.xray == XRaySettings(enabled=False)
+    assert appmesh(parsed).access_log_path == "/dev/stdout"
+    assert appmesh(parsed).proxy == ProxySettings()
+    assert appmesh(parsed).proxy.egress_ignored_ips == ("169.254.170.2", "169.254.169.254")
+    assert appmesh(parsed).envoy == EnvoySettings()
+    assert appmesh(parsed).envoy.log_level == "info"
+    assert appmesh(parsed).xray == XRaySettings(enabled=False)
     assert parsed.tags == ()
-    assert parsed.backends == ()
+    assert appmesh(parsed).backends == ()
 
 
 def test_every_property_from_strings() -> None:
@@ -107,25 +106,33 @@ def test_every_property_from_strings() -> None:
             "Tags": [{"Key": "team", "Value": "crystal"}, {"Key": "cost-center", "Value": "42"}],
         }
     )
-    assert (parsed.mesh_name, parsed.mesh_owner) == ("shared-mesh", "210987654321")
+    assert (appmesh(parsed).mesh_name, appmesh(parsed).mesh_owner) == (
+        "shared-mesh",
+        "210987654321",
+    )
     assert parsed.cloud_map_service_id is None
     assert (parsed.cloud_map_namespace_name, parsed.cloud_map_service_name) == (
         "service.local",
         "ecsdemo-crystal",
     )
-    assert parsed.cloud_map_attributes == (("ECS_TASK_DEFINITION_FAMILY", "ecsdemo-crystal-mesh"),)
+    assert appmesh(parsed).cloud_map_attributes == (
+        ("ECS_TASK_DEFINITION_FAMILY", "ecsdemo-crystal-mesh"),
+    )
     assert parsed.task_definition == "ecsdemo-crystal:7"
     assert parsed.family == "crystal-proxied"
     assert parsed.app_container_name == "crystal"
-    assert parsed.virtual_node_name == "crystal-node"
+    assert appmesh(parsed).virtual_node_name == "crystal-node"
     assert parsed.virtual_service_name == "crystal.service.local"
     assert parsed.listeners == (
         Listener(3000, "http2", HealthCheck("http", "/health", 3000, 6000, 3000, 3, 4), 30, 300),
         Listener(9000, "tcp", None, None, 60),
     )
-    assert parsed.backends == ("ecsdemo-nodejs.service.local", "ecsdemo-frontend.service.local")
-    assert parsed.access_log_path == "/var/log/envoy.log"
-    assert parsed.proxy == ProxySettings(
+    assert appmesh(parsed).backends == (
+        "ecsdemo-nodejs.service.local",
+        "ecsdemo-frontend.service.local",
+    )
+    assert appmesh(parsed).access_log_path == "/var/log/envoy.log"
+    assert appmesh(parsed).proxy == ProxySettings(
         (3000, 9000),
         15100,
         15101,
@@ -134,7 +141,7 @@ def test_every_property_from_strings() -> None:
         1338,
         1339,
     )
-    assert parsed.envoy == EnvoySettings(
+    assert appmesh(parsed).envoy == EnvoySettings(
         "example.com/envoy:v1",
         "debug",
         64,
@@ -144,7 +151,7 @@ def test_every_property_from_strings() -> None:
         "envoy",
         (("ENVOY_ADMIN_ACCESS_ENABLE_IPV6", "1"),),
     )
-    assert parsed.xray == XRaySettings(True, "example.com/xray:3", 64)
+    assert appmesh(parsed).xray == XRaySettings(True, "example.com/xray:3", 64)
     assert parsed.tags == (("team", "crystal"), ("cost-center", "42"))
 
 
@@ -153,7 +160,7 @@ def test_native_json_types_are_accepted_too() -> None:
         props(Listeners=[{"Port": 3000, "Timeout": {"IdleSeconds": 5}}], XRay=True)
     )
     assert parsed.listeners == (Listener(3000, "http", None, None, 5),)
-    assert parsed.xray.enabled is True
+    assert appmesh(parsed).xray.enabled is True
 
 
 def test_health_check_defaults_follow_the_listener_protocol() -> None:
@@ -163,12 +170,12 @@ def test_health_check_defaults_follow_the_listener_protocol() -> None:
 
 
 def test_empty_access_log_path_turns_the_access_log_off() -> None:
-    assert parse_properties(props(AccessLogPath="")).access_log_path is None
+    assert appmesh(parse_properties(props(AccessLogPath=""))).access_log_path is None
 
 
 @pytest.mark.parametrize("value", ["false", "FALSE", False])
 def test_xray_off(value: Any) -> None:
-    assert parse_properties(props(XRay=value)).xray.enabled is False
+    assert appmesh(parse_properties(props(XRay=value))).xray.enabled is False
 
 
 @pytest.mark.parametrize(
@@ -301,7 +308,7 @@ def test_rules(changes: dict[str, Any], message: str) -> None:
     ],
 )
 def test_envoy_log_levels_are_the_ones_envoy_log_level_takes(given: str, sent: str) -> None:
-    assert parse_properties(props(Envoy={"LogLevel": given})).envoy.log_level == sent
+    assert appmesh(parse_properties(props(Envoy={"LogLevel": given}))).envoy.log_level == sent
 
 
 def test_cloudformation_own_keys_are_ignored() -> None:
@@ -323,12 +330,12 @@ WEST_MESH_ARN = "arn:aws:appmesh:us-west-2:210987654321:mesh/ecs-mesh"
 
 def test_mesh_arn_keeps_its_region() -> None:
     parsed = parse_properties(props(MeshName=None, MeshArn=WEST_MESH_ARN))
-    assert (parsed.mesh_name, parsed.mesh_owner, parsed.mesh_region) == (
+    assert (appmesh(parsed).mesh_name, appmesh(parsed).mesh_owner, appmesh(parsed).mesh_region) == (
         "ecs-mesh",
         "210987654321",
         "us-west-2",
     )
-    assert parse_properties(WORKSHOP).mesh_region is None
+    assert appmesh(parse_properties(WORKSHOP)).mesh_region is None
 
 
 def test_a_mesh_arn_in_another_region_is_refused() -> None:

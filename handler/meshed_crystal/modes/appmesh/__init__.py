@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from meshed_crystal.errors import Collector
 from meshed_crystal.registry import Adapters, ModeSpec
 
 
@@ -13,6 +14,12 @@ def _settings(environ: Mapping[str, str]) -> Any:
     from . import mode
 
     return mode.settings(environ)
+
+
+def _parse(props: Mapping[str, Any], found: Collector, active: bool) -> Any:
+    from . import properties
+
+    return properties.parse(props, found, active)
 
 
 def _build(settings: Any, adapters: Adapters) -> Any:
@@ -60,5 +67,6 @@ SPEC = ModeSpec(
     id_prefix="meshed-crystal:",
     settings=_settings,
     build=_build,
+    parse=_parse,
     default=True,
 )

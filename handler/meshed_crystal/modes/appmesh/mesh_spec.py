@@ -10,6 +10,8 @@ from typing import Any
 
 from meshed_crystal.properties import Listener, Properties
 
+from .properties import appmesh
+
 
 def node_spec(
     props: Properties, *, ports: tuple[int, ...], namespace_name: str, service_name: str
@@ -20,18 +22,20 @@ def node_spec(
         else tuple(Listener(port=port) for port in ports)
     )
     cloud_map: dict[str, Any] = {"namespaceName": namespace_name, "serviceName": service_name}
-    if props.cloud_map_attributes:
-        cloud_map["attributes"] = [{"key": k, "value": v} for k, v in props.cloud_map_attributes]
+    if appmesh(props).cloud_map_attributes:
+        cloud_map["attributes"] = [
+            {"key": k, "value": v} for k, v in appmesh(props).cloud_map_attributes
+        ]
     spec: dict[str, Any] = {
         "listeners": [_listener(listener) for listener in listeners],
         "serviceDiscovery": {"awsCloudMap": cloud_map},
     }
-    if props.backends:
+    if appmesh(props).backends:
         spec["backends"] = [
-            {"virtualService": {"virtualServiceName": name}} for name in props.backends
+            {"virtualService": {"virtualServiceName": name}} for name in appmesh(props).backends
         ]
-    if props.access_log_path:
-        spec["logging"] = {"accessLog": {"file": {"path": props.access_log_path}}}
+    if appmesh(props).access_log_path:
+        spec["logging"] = {"accessLog": {"file": {"path": appmesh(props).access_log_path}}}
     return spec
 
 

@@ -27,7 +27,7 @@ from meshed_crystal.ecs import model as ecs_model
 from meshed_crystal.errors import OwnershipError, PropertyError
 from meshed_crystal.identity import PREFIX, Owner, Revision, holder
 from meshed_crystal.mode import Chosen, Request, Result, Undo, adopted, ecs_tags, notice, read_base
-from meshed_crystal.properties import Properties, check_mesh_region
+from meshed_crystal.properties import Properties
 from meshed_crystal.registry import Adapters
 from meshed_crystal.shapes import pruned
 
@@ -44,6 +44,7 @@ from .identity import (
     served_services,
     serving_tags,
 )
+from .properties import appmesh, check_mesh_region
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +151,14 @@ def service_arn(mesh: str, name: str) -> str:
     return f"{mesh}/virtualService/{name}"
 
 
+def names_of(props: Properties, namespace: str, service: str) -> tuple[str, str]:
+    """The node's and the virtual service's names: given, or from the Cloud Map names."""
+    return (
+        appmesh(props).virtual_node_name or service,
+        props.virtual_service_name or f"{service}.{namespace}",
+    )
+
+
 class AppMeshMode:
     """Create, Update and Delete of an AppMesh-mode resource (adapters injected)."""
 
@@ -194,7 +203,7 @@ class AppMeshMode:
         parallel.settle(reads)
         node_tags, service = reads[0].result(), reads[1].result()
         revisions = parse_revisions(node_tags or {})
-        envoy_image = props.envoy.image or self.envoy_image
+        envoy_image = appmesh(props).envoy.image or self.envoy_image
         if node_tags is None or not request.owner.owns(node_tags) or not revisions:
             return None
         if node_tags.get(TAG_ENVOY_IMAGE) != envoy_image:
@@ -207,8 +216,8 @@ class AppMeshMode:
         check_mesh_region(props, request.region)
         self._check_allowed(props)
         self._check_not_retired()
-        plan = self._plan(request, props, self._read(request, props))
-        self._check_response_size(request, plan)
+        plan = self.plan(request, props, self._read(request, props))
+        self.check_response_size(request, plan)
         return plan
 
     def _check_not_retired(self) -> None:
@@ -218,10 +227,10 @@ class AppMeshMode:
             )
 
     def _check_allowed(self, props: Properties) -> None:
-        if self.allowed_meshes is not None and props.mesh_name not in self.allowed_meshes:
+        if self.allowed_meshes is not None and appmesh(props).mesh_name not in self.allowed_meshes:
             raise PropertyError(
-                "MeshArn" if props.mesh_owner else "MeshName",
-                f"mesh '{props.mesh_name}' is not one this provider may manage (allowed: "
+                "MeshArn" if appmesh(props).mesh_owner else "MeshName",
+                f"mesh '{appmesh(props).mesh_name}' is not one this provider may manage (allowed: "
                 f"{', '.join(sorted(self.allowed_meshes))}; the AllowedMeshNames parameter "
                 "of the provider's stack)",
             )
@@ -235,7 +244,7 @@ class AppMeshMode:
         Failures are reported in the order the reads used to run one by one: mesh, Cloud Map,
         base task definition, node, service.
         """
-        mesh, owner = props.mesh_name, props.mesh_owner or request.account
+        mesh, owner = appmesh(props).mesh_name, appmesh(props).mesh_owner or request.account
         arn = mesh_arn(request.partition, request.region, owner, mesh)
         me = PhysicalId.parse(request.physical_id)
         known_mesh = me is not None and (me.mesh_owner, me.mesh_name) == (owner, mesh)
@@ -288,8 +297,9 @@ class AppMeshMode:
     def _names(props: Properties, cloud_map: Future[tuple[str, str]]) -> tuple[str, str] | None:
         """The node's and the virtual service's names; by default from the Cloud Map service,
         which, given by id, must be looked up first (None: that lookup failed)."""
-        if props.virtual_node_name and props.virtual_service_name:
-            return props.virtual_node_name, props.virtual_service_name
+        node_name = appmesh(props).virtual_node_name
+        if node_name and props.virtual_service_name:
+            return node_name, props.virtual_service_name
         if props.cloud_map_service_id is None:
             namespace = str(props.cloud_map_namespace_name)
             service = str(props.cloud_map_service_name)
@@ -298,10 +308,7 @@ class AppMeshMode:
                 namespace, service = cloud_map.result()
             except Exception:
                 return None
-        return (
-            props.virtual_node_name or service,
-            props.virtual_service_name or f"{service}.{namespace}",
-        )
+        return names_of(props, namespace, service)
 
     def _cloud_map(self, props: Properties) -> tuple[str, str]:
         """(namespace name, service name), looked up from the id or checked by name."""
@@ -321,14 +328,15 @@ class AppMeshMode:
             return None, None
         return found, self.appmesh.tags(str(found["metadata"]["arn"])) or {}
 
-    def _plan(self, request: Request, props: Properties, found: Found) -> Plan:
+    def plan(self, request: Request, props: Properties, found: Found) -> Plan:
+        """The decision, from what was read: pure (``plan`` calls it with what it was given)."""
         inline = not isinstance(props.task_definition, str)
         base = found.base
         node_name, service_name = found.node_name, found.service_name
         base_family = str(base.get("family") or f"{node_name}-mesh")
         family = taskdef.proxied_family(props, base_family, inline)
         user_tags = dict(props.tags)
-        pid = PhysicalId(found.mesh_owner, props.mesh_name, node_name, service_name)
+        pid = PhysicalId(found.mesh_owner, appmesh(props).mesh_name, node_name, service_name)
         base_tags = {t["key"]: t["value"] for t in base.get("tags") or []}
         task_definition = taskdef.derive(
             base,
@@ -351,12 +359,12 @@ class AppMeshMode:
             service_spec=mesh_spec.service_spec(node_name),
             task_definition=task_definition,
             digest=ecs_model.digest(task_definition),
-            envoy_image=props.envoy.image or self.envoy_image,
+            envoy_image=appmesh(props).envoy.image or self.envoy_image,
             user_tags=user_tags,
             found=found,
         )
 
-    def _check_response_size(self, request: Request, plan: Plan) -> None:
+    def check_response_size(self, request: Request, plan: Plan) -> None:
         """Refuse, before any write, names so long that CloudFormation would reject the answer.
 
         Every name appears several times in the response (id, ARNs, attributes); at App Mesh's

@@ -18,7 +18,9 @@ from typing import Any
 from meshed_crystal import rules
 from meshed_crystal.ecs.taskdef import app_container, app_ports, check_ecs_rules, derived_family
 from meshed_crystal.errors import Collector, PropertyError, excerpt
-from meshed_crystal.properties import Properties, check_mesh_region
+from meshed_crystal.properties import Properties
+
+from .properties import appmesh, check_mesh_region
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def check_base(base: Mapping[str, Any], props: Properties) -> None:
                 f"already has an Envoy container "
                 f"('{excerpt(container.get('name'))}'); give it without Envoy",
             )
-        if props.xray.enabled and container.get("name") == XRAY:
+        if appmesh(props).xray.enabled and container.get("name") == XRAY:
             found.add("TaskDefinition", "already has a container named 'xray'; XRay adds its own")
     if not base.get("taskRoleArn"):
         found.add(
@@ -72,7 +74,7 @@ def check_base(base: Mapping[str, Any], props: Properties) -> None:
             "the task role's credentials (appmesh:StreamAggregatedResources), so without one "
             "the tasks never become healthy (App Mesh User Guide, Envoy Proxy authorization)",
         )
-    sidecars = (ENVOY, XRAY) if props.xray.enabled else (ENVOY,)
+    sidecars = (ENVOY, XRAY) if appmesh(props).xray.enabled else (ENVOY,)
     found.run(
         lambda: check_ecs_rules(
             base,
@@ -87,7 +89,7 @@ def check_base(base: Mapping[str, Any], props: Properties) -> None:
 
 def _sidecars_log(props: Properties, containers: list[Mapping[str, Any]]) -> bool:
     """Whether the sidecars get awslogs (see _sidecar_log_configuration)."""
-    if props.envoy.log_group_name is not None:
+    if appmesh(props).envoy.log_group_name is not None:
         return True
     try:
         app = app_container({"containerDefinitions": containers}, props)
@@ -103,9 +105,9 @@ _PROXY_SOURCE = "Amazon ECS API reference, ProxyConfiguration"
 
 def _check_proxy(base: Mapping[str, Any], props: Properties) -> None:
     found = Collector()
-    proxy = props.proxy
+    proxy = appmesh(props).proxy
     mapped = found.run(lambda: app_ports(base, props), ())
-    admin_text = dict(props.envoy.environment).get("ENVOY_ADMIN_ACCESS_PORT", "")
+    admin_text = dict(appmesh(props).envoy.environment).get("ENVOY_ADMIN_ACCESS_PORT", "")
     admin = int(admin_text) if admin_text.isdigit() else rules.ENVOY_ADMIN_PORT
     shown = ", ".join(map(str, mapped)) or "none"
     if mapped:
@@ -151,7 +153,7 @@ def _check_envoy_ports(base: Mapping[str, Any], props: Properties, admin: int) -
     to change; a default one at the application's side, naming whose port it is.
     """
     found = Collector()
-    proxy = props.proxy
+    proxy = appmesh(props).proxy
     envoys = rules.envoy_ports(proxy.ingress_port, proxy.egress_port, admin)
     set_by_author = {
         port: f"Proxy.{key}"
@@ -204,7 +206,7 @@ def check_family_filter(props: Properties, family: str) -> None:
     """A ``CloudMapAttributes`` family filter must match the family this resource registers its
     revisions in: any other makes the node discover no instance of its own tasks, so clients get
     ``503 no healthy upstream`` after the resource answered SUCCESS (App Mesh mode)."""
-    wanted = dict(props.cloud_map_attributes).get(FAMILY_ATTRIBUTE)
+    wanted = dict(appmesh(props).cloud_map_attributes).get(FAMILY_ATTRIBUTE)
     if wanted is None or wanted == family:
         return
     raise PropertyError(
@@ -218,7 +220,7 @@ def check_family_filter(props: Properties, family: str) -> None:
 
 
 def _proxy_configuration(props: Properties, ports: tuple[int, ...]) -> dict[str, Any]:
-    proxy = props.proxy
+    proxy = appmesh(props).proxy
     values: list[tuple[str, str]] = [
         ("IgnoredUID", str(proxy.ignored_uid)),
         ("ProxyIngressPort", str(proxy.ingress_port)),
@@ -240,13 +242,13 @@ def _proxy_configuration(props: Properties, ports: tuple[int, ...]) -> dict[str,
 def _envoy_container(
     props: Properties, app: Mapping[str, Any], node_arn: str, region: str, default_image: str
 ) -> dict[str, Any]:
-    envoy = props.envoy
+    envoy = appmesh(props).envoy
     environment = {
         "APPMESH_RESOURCE_ARN": node_arn,
         "REGION": region,
         "ENVOY_LOG_LEVEL": envoy.log_level,
         **({"ENABLE_ENVOY_STATS_TAGS": "1"} if envoy.stats_tags else {}),
-        **({"ENABLE_ENVOY_XRAY_TRACING": "1"} if props.xray.enabled else {}),
+        **({"ENABLE_ENVOY_XRAY_TRACING": "1"} if appmesh(props).xray.enabled else {}),
         **dict(envoy.environment),
     }
     container: dict[str, Any] = {
@@ -255,7 +257,7 @@ def _envoy_container(
         "essential": True,
         # Envoy's own egress is what IgnoredUID exempts from the proxy's iptables rules: under
         # any other user it is redirected back into Envoy itself.
-        "user": str(props.proxy.ignored_uid),
+        "user": str(appmesh(props).proxy.ignored_uid),
         "memoryReservation": envoy.memory_reservation,
         "ulimits": [{"name": "nofile", "softLimit": 15000, "hardLimit": 15000}],
         "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
@@ -270,10 +272,10 @@ def _envoy_container(
     }
     if envoy.cpu is not None:
         container["cpu"] = envoy.cpu
-    log = _sidecar_log_configuration(props, app, region, props.envoy.log_stream_prefix)
+    log = _sidecar_log_configuration(props, app, region, appmesh(props).envoy.log_stream_prefix)
     if log is not None:
         container["logConfiguration"] = log
-    if props.xray.enabled:
+    if appmesh(props).xray.enabled:
         container["dependsOn"] = [{"containerName": XRAY, "condition": "START"}]
     return container
 
@@ -289,7 +291,7 @@ def _sidecar_log_configuration(
     app_log = app.get("logConfiguration") or {}
     app_awslogs = app_log.get("logDriver") == "awslogs"
     app_options: Mapping[str, str] = app_log.get("options") or {}
-    group = props.envoy.log_group_name
+    group = appmesh(props).envoy.log_group_name
     if group is None and app_awslogs:
         group = app_options.get("awslogs-group")
     if group is None:
@@ -309,11 +311,11 @@ def _sidecar_log_configuration(
 def _xray_container(props: Properties, app: Mapping[str, Any], region: str) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": XRAY,
-        "image": props.xray.image,
+        "image": appmesh(props).xray.image,
         "essential": True,
         # As Envoy's: the daemon's calls to the X-Ray API bypass the proxy.
-        "user": str(props.proxy.ignored_uid),
-        "memoryReservation": props.xray.memory_reservation,
+        "user": str(appmesh(props).proxy.ignored_uid),
+        "memoryReservation": appmesh(props).xray.memory_reservation,
         "portMappings": [{"containerPort": 2000, "protocol": "udp"}],
     }
     log = _sidecar_log_configuration(props, app, region, XRAY_LOG_STREAM_PREFIX)
@@ -341,7 +343,7 @@ def derive(
     found.run(lambda: check_family_filter(props, family), None)
     found.raise_any()
     app = app_container(base, props)
-    warn_unless_appmesh_envoy(props.envoy.image or default_image)
+    warn_unless_appmesh_envoy(appmesh(props).envoy.image or default_image)
     request = copy.deepcopy(dict(base))
     request["family"] = family
     request["proxyConfiguration"] = _proxy_configuration(props, listener_ports(base, props))
@@ -353,7 +355,7 @@ def derive(
         container["dependsOn"] = [*depends, {"containerName": ENVOY, "condition": "HEALTHY"}]
         containers.append(container)
     containers.append(_envoy_container(props, app, node_arn, region, default_image))
-    if props.xray.enabled:
+    if appmesh(props).xray.enabled:
         containers.append(_xray_container(props, app, region))
     request["containerDefinitions"] = containers
     if tags:

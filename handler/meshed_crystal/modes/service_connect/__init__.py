@@ -6,11 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from meshed_crystal.errors import Collector
 from meshed_crystal.registry import Adapters, ModeSpec
 
 
 def _settings(environ: Mapping[str, str]) -> Any:
     return None  # no deployment setting of its own
+
+
+def _parse(props: Mapping[str, Any], found: Collector, active: bool) -> Any:
+    from . import properties
+
+    return properties.parse(props, found, active)
 
 
 def _build(settings: Any, adapters: Adapters) -> Any:
@@ -52,4 +59,5 @@ SPEC = ModeSpec(
     id_prefix="meshed-crystal-sc:",
     settings=_settings,
     build=_build,
+    parse=_parse,
 )

@@ -30,10 +30,11 @@ from meshed_crystal.ecs import taskdef
 from meshed_crystal.errors import PropertyError, excerpt
 from meshed_crystal.identity import PREFIX, Revision, tag_value
 from meshed_crystal.mode import Chosen, Request, Result, Undo, ecs_tags, read_base, revisions_in_ecs
-from meshed_crystal.properties import Properties, check_mesh_region, user_properties
+from meshed_crystal.properties import Properties, check_region, user_properties
 from meshed_crystal.registry import Adapters, property_names
 
 from . import SPEC
+from .properties import service_connect
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +274,7 @@ def wiring_of(
     unmeshed_base = unmeshed(base)
     port, protocol = served_port(unmeshed_base, props)
     app = taskdef.app_container(unmeshed_base, props)
-    settings = props.service_connect
+    settings = service_connect(props)
     port_name = settings.port_name or default_name(
         f"{app.get('name')}-{port}", "ServiceConnect.PortName"
     )
@@ -352,6 +353,15 @@ def held_revisions(found: Mapping[str, Mapping[str, str]]) -> tuple[list[Revisio
     return [revision for _, revision in held], (held[0][0] + 1 if held else 1)
 
 
+class Found(NamedTuple):
+    """What a Create or Update read before deciding (all of it at once, before any write)."""
+
+    namespace: Namespace
+    service_name: str  # the Cloud Map service's: the defaults' source
+    base: dict[str, Any]  # the application's task definition, a RegisterTaskDefinition request
+    revisions: Mapping[str, Mapping[str, str]]  # this id's ACTIVE revisions, with their tags
+
+
 class Plan(NamedTuple):
     """Everything a Create or Update will make, decided before the first write."""
 
@@ -392,7 +402,7 @@ class ServiceConnectMode:
 
     def prepare(self, request: Request, props: Properties) -> Plan:
         # A TaskDefinition ARN of another region is refused; MeshArn is inert in this mode.
-        check_mesh_region(props._replace(mesh_region=None), request.region)
+        check_region(props, request.region)
         inert = inert_properties(request.properties)
         if inert:
             logger.warning(
@@ -400,20 +410,29 @@ class ServiceConnectMode:
                 extra={"inert": inert},
             )
         me = ServiceConnectId.of(request.account, request.stack_id, request.logical_id)
-        owner = request.owner
         # Reads at once: what the decision needs, before any write.
         cloud_map = parallel.start(self._cloud_map, props)
         base = parallel.start(read_base, self.ecs, props)
         revisions = parallel.start(
-            revisions_in_ecs, self.tagging, self.ecs, owner, me.revision_holder()
+            revisions_in_ecs, self.tagging, self.ecs, request.owner, me.revision_holder()
         )
         parallel.settle((cloud_map, base, revisions))
-        found_namespace, service_name = cloud_map.result()
-        described = base.result()
-        recorded_revisions = revisions.result()
-        held, sequence = held_revisions(recorded_revisions)
-        wiring = wiring_of(props, described, found_namespace, service_name)
-        self._check_discovery_name(wiring)
+        namespace, service_name = cloud_map.result()
+        plan = self.plan(
+            request, props, Found(namespace, service_name, base.result(), revisions.result())
+        )
+        self._check_discovery_name(plan.wiring)
+        return plan
+
+    @staticmethod
+    def plan(request: Request, props: Properties, found: Found) -> Plan:
+        """The decision, from what was read: pure (``plan`` calls it with what it was given)."""
+        me = ServiceConnectId.of(request.account, request.stack_id, request.logical_id)
+        owner = request.owner
+        described = found.base
+        held, sequence = held_revisions(found.revisions)
+        service_name = found.service_name
+        wiring = wiring_of(props, described, found.namespace, service_name)
         inline = not isinstance(props.task_definition, str)
         family = sc_family(props, str(described.get("family") or f"{service_name}-sc"), inline)
         base_tags = {t["key"]: t["value"] for t in described.get("tags") or []}
@@ -429,7 +448,7 @@ class ServiceConnectMode:
         digest = ecs_model.digest(content)
         served = served_record(content, wiring.port_name)
         if held and all(revision.digest != digest for revision in held):
-            current = recorded_revisions.get(request.arn(held[0]), {}).get(TAG_SERVED)
+            current = found.revisions.get(request.arn(held[0]), {}).get(TAG_SERVED)
             check_served_unchanged(current, served)
         recorded = {TAG_DIGEST: digest, TAG_SEQUENCE: str(sequence), TAG_SERVED: served}
         content["tags"] = [*content["tags"], *ecs_tags(recorded)]
@@ -447,7 +466,7 @@ class ServiceConnectMode:
 
     def _cloud_map(self, props: Properties) -> tuple[Namespace, str]:
         """The namespace to connect in, and the Cloud Map service name the defaults use."""
-        settings = props.service_connect
+        settings = service_connect(props)
         if props.cloud_map_service_id is not None:
             service_name = self.cloudmap.names_by_id(props.cloud_map_service_id)[1]
             default = self.cloudmap.namespace_of(props.cloud_map_service_id)
