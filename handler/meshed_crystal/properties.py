@@ -134,7 +134,7 @@ def parse_properties(raw: Any) -> Properties:
         settings={
             name: other.parse(props, found, name == mode)
             for name, other in registry.specs().items()
-            if other.parse is not None
+            if other.parse is not None and (name == mode or _gives(props, other, spec))
         },
     )
     # In the order of the properties (an unknown one first), whichever mode read them.
@@ -142,6 +142,13 @@ def parse_properties(raw: Any) -> Properties:
     found.errors.sort(key=lambda m: order.get(re.split(r"[.\[]", m.path, maxsplit=1)[0], -1))
     found.raise_any()
     return properties
+
+
+def _gives(props: Mapping[str, Any], other: registry.ModeSpec, spec: Any) -> bool:
+    """Whether ``props`` give a property only ``other`` reads (not the resource's mode): then
+    ``other``'s parser validates it; else it is not even imported (cold start)."""
+    own = frozenset(spec.properties) if spec is not None else frozenset()
+    return any(props.get(key) is not None for key in other.properties if key not in own)
 
 
 def check_region(props: Properties, region: str) -> None:

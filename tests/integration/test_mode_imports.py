@@ -52,6 +52,7 @@ APP_MESH_CODE = {
     "meshed_crystal.modes.appmesh.mode",
     "meshed_crystal.modes.appmesh.mesh_spec",
     "meshed_crystal.modes.appmesh.adapter",
+    "meshed_crystal.modes.appmesh.properties",  # a resource that gives none of its properties
     "meshed_crystal.adapters.cloudformation",
 }
 SERVICE_CONNECT_CODE = {"meshed_crystal.modes.service_connect.mode"}

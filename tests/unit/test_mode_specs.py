@@ -91,3 +91,13 @@ def test_a_provider_refuses_an_adapter_no_mode_takes() -> None:
 
     with pytest.raises(TypeError, match="envoy_image"):
         Provider(envoy_image="x")
+
+
+@pytest.mark.appmesh
+def test_another_modes_properties_are_validated_when_given() -> None:
+    connected = {"Mode": "ServiceConnect", "TaskDefinition": "app", "CloudMapServiceName": "s"}
+    connected["CloudMapNamespaceName"] = "n"
+    parse_properties(connected)  # none given: App Mesh's parser is not even needed
+    with pytest.raises(PropertyError) as raised:
+        parse_properties({**connected, "Envoy": {"LogLevel": "loud"}, "MeshName": "bad name!"})
+    assert [path for path, _ in raised.value.errors] == ["MeshName", "Envoy.LogLevel"]
