@@ -57,8 +57,8 @@ class ModeSpec(NamedTuple):
     # another mode are validated and inert (DESIGN §8), so a switch is the one line Mode.
     properties: tuple[str, ...]
     attributes: tuple[str, ...]  # what Fn::GetAtt may read (DESIGN §4, §8)
-    # The adapters (``adapters/``, one per AWS service) it calls, by the name the Provider
-    # takes them by: besides the lifecycle's own (ecs, tagging).
+    # The adapters (one per AWS service) it calls, by the name the Provider takes them by (the
+    # lifecycle's own, LIFECYCLE_ADAPTERS, are there in every mode).
     adapters: tuple[str, ...]
     # The physical ids the mode issues start with it (a Delete picks the mode by it); no mode's
     # prefix starts another's.
@@ -70,8 +70,9 @@ class ModeSpec(NamedTuple):
     build: Callable[[Any, Adapters], Any]
     default: bool = False  # the mode of a resource without Mode (DESIGN §2: AppMesh)
     # Its own properties: (the raw properties, the collector of mistakes, whether the resource
-    # is in this mode) -> what ``Properties.settings[name]`` holds. Called in every mode: another
-    # mode's properties are validated and inert. None: the mode has no property of its own.
+    # is in this mode) -> what ``Properties.settings[name]`` holds. Called in this mode, and in
+    # another when the resource gives one of this mode's own properties (validated and inert
+    # there). None: the mode has no property of its own.
     parse: Callable[[Mapping[str, Any], Collector, bool], Any] | None = None
 
 

@@ -51,6 +51,7 @@ with mock_aws(), ResponseEndpoint() as endpoint:
 APP_MESH_CODE = {
     "meshed_crystal.modes.appmesh.mode",
     "meshed_crystal.modes.appmesh.mesh_spec",
+    "meshed_crystal.modes.appmesh.taskdef",
     "meshed_crystal.modes.appmesh.adapter",
     "meshed_crystal.modes.appmesh.properties",  # a resource that gives none of its properties
     "meshed_crystal.adapters.cloudformation",

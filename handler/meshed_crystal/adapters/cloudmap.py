@@ -1,4 +1,4 @@
-"""AWS Cloud Map: the names App Mesh discovery needs, looked up from an id or checked by name."""
+"""AWS Cloud Map: the names and namespaces the modes need, from an id or checked by name."""
 
 from __future__ import annotations
 
