@@ -274,6 +274,8 @@ class FakeEcs:
 
     def _shape(self, revision: _Revision) -> TaskDefinitionTypeDef:
         described = copy.deepcopy(revision.content)
+        for container in described.get("containerDefinitions") or []:
+            container.setdefault("cpu", 0)  # ECS describes a container without cpu so
         described.update(
             taskDefinitionArn=revision.arn,
             family=revision.family,
