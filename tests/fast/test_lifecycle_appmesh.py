@@ -180,6 +180,18 @@ def test_a_no_op_update_registers_nothing_and_answers_as_the_create(
     assert aws.writes()[writes:] == []
 
 
+def test_a_no_op_update_after_the_provider_bumped_envoy_derives_a_new_revision(
+    aws: FakeAws, stack: Stack
+) -> None:
+    stack.create(workshop())
+    bumped = ENVOY_IMAGE.replace("v1.29.12.1", "v1.29.12.2")
+    stack.provider = provider(aws, envoy_image=bumped)  # the provider's stack was updated
+    updated = stack.update(workshop(), old=workshop())
+    assert (updated.data["EnvoyImage"], updated.data["TaskDefinitionArn"]) == (bumped, arn_of(2))
+    envoy = aws.revision(arn_of(2)).content["containerDefinitions"][1]
+    assert (envoy["name"], envoy["image"]) == ("envoy", bumped)
+
+
 def test_a_rolled_back_update_returns_exactly_the_previous_revision_and_node(
     aws: FakeAws, stack: Stack
 ) -> None:
@@ -378,6 +390,22 @@ def test_a_create_when_app_mesh_is_gone_fails_at_once_leaving_nothing(
     with pytest.raises(AppMeshUnavailableError, match="Mode: ServiceConnect"):
         stack.create(workshop())
     assert aws.writes() == []
+
+
+def test_app_mesh_retired_true_refuses_a_create_and_an_update_without_calling_app_mesh(
+    aws: FakeAws, stack: Stack
+) -> None:
+    created = stack.create(workshop())
+    stack.provider = provider(aws, retired="true")  # App Mesh still answers
+    calls, writes = len(aws.calls), len(aws.writes())
+    with pytest.raises(AppMeshUnavailableError) as refused:
+        Stack(aws, stack.provider, name="other-stack").create(workshop())
+    assert refused.value.kind == "retired"
+    with pytest.raises(AppMeshUnavailableError):
+        stack.update(workshop(), old=workshop())  # even the cheap path of a no-op Update
+    assert [c for c in aws.calls[calls:] if c.startswith("appmesh.")] == []
+    assert aws.writes()[writes:] == []
+    assert aws.active_revisions(FAMILY) == [created.data["TaskDefinitionArn"]]
 
 
 def test_an_update_when_app_mesh_is_gone_fails_and_keeps_the_running_revision(

@@ -134,6 +134,32 @@ def test_the_listener_protocol_is_the_app_protocol(
     assert served_mapping(aws, data["TaskDefinitionArn"])["appProtocol"] == app_protocol
 
 
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda base: base.pop("memory"), "task-level memory"),
+        (lambda base: base["containerDefinitions"][0].update(links=["db"]), "links"),
+    ],
+    ids=["no task memory", "links"],
+)
+def test_a_base_service_connect_cannot_run_is_refused_before_any_write(
+    aws: FakeAws, change: Any, words: str
+) -> None:
+    base = app_task_definition_input(aws.region, "arn:aws:iam::1:role/t", "arn:aws:iam::1:role/e")
+    # EC2 and bridge: a base ECS accepts without task-level memory or with links
+    base.update(requiresCompatibilities=["EC2"], networkMode="bridge")
+    base.pop("cpu")
+    base["containerDefinitions"][0]["memory"] = 256
+    change(base)
+    aws.ecs.seed(base)
+    stack = Stack(aws, provider(aws))
+    writes = len(aws.writes())
+    with pytest.raises(PropertyError, match=words) as refused:
+        stack.create(connected())
+    assert refused.value.path == "TaskDefinition"
+    assert aws.writes()[writes:] == []
+
+
 def test_a_redelivered_create_and_a_no_op_update_write_nothing(aws: FakeAws, stack: Stack) -> None:
     request = stack.request(LOGICAL, connected())
     first = stack.send_create(request)
