@@ -48,8 +48,8 @@ BUGS: list[tuple[str, str, str, str, str]] = [
     (
         "SC4",
         H + "service_connect.py",
-        "settings.client_alias_dns_name\n            or props.virtual_service_name",
-        "props.virtual_service_name",
+        "dns_name = settings.client_alias_dns_name or default_client_alias(",
+        "dns_name = default_client_alias(",
         "ignore ClientAlias.DnsName",
     ),
     (
