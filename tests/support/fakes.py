@@ -11,6 +11,11 @@ in AWS. It records every call (``calls``, ``writes()``), can make any call fail
 (:meth:`FakeAws.fail`) or run something just before one (:meth:`FakeAws.before`), and makes App
 Mesh gone (:meth:`FakeAws.appmesh_gone`). Thread-safe: the lifecycle reads at once
 (``meshed_crystal.parallel``).
+
+Not faked: ECS's register-time refusals (``tests/support/moto_ecs_rules.py`` in the emulator;
+the product checks them before any write, ``taskdef.check_ecs_rules``), retries (a fake raises
+``ThrottledError`` when told, as an adapter does once the budget is spent), App Mesh's own
+error codes below the adapter (``tests/unit/test_appmesh_errors.py``, the integration tier).
 """
 
 from __future__ import annotations
