@@ -507,3 +507,31 @@ def test_appmesh_gone_is_app_mesh_unavailable(world: World) -> None:
     with pytest.raises(AppMeshUnavailableError) as gone:
         world.appmesh.describe_node(MESH_NAME, None, "n")
     assert gone.value.kind == "http"
+
+
+# -- What is not there, for the calls that need it ---------------------------------------------
+
+
+def test_writes_to_what_is_not_there_are_aws_errors(world: World) -> None:
+    missing_revision = arn(world, "nothing", 1)
+    with pytest.raises(AwsError):
+        world.ecs.tag(missing_revision, {"a": "1"})
+    node_arn = f"arn:aws:appmesh:us-east-1:{world.account}:mesh/{MESH_NAME}/virtualNode/nothing"
+    with pytest.raises(AwsError):
+        world.appmesh.tag(node_arn, {"a": "1"})
+    with pytest.raises(AwsError, match="NotFoundException"):
+        world.appmesh.create_node("nothing", None, "n", NODE_SPEC, {})
+    assert world.appmesh.describe_node("nothing", None, "n") is None
+    assert world.appmesh.delete_node("nothing", None, "n") is False
+
+
+def test_tagging_after_a_deregistration(world: World) -> None:
+    kept = world.ecs.register(task_definition("fam", owner="me"))["taskDefinitionArn"]
+    gone = world.ecs.register(task_definition("fam", owner="me"))["taskDefinitionArn"]
+    world.ecs.deregister(gone)
+    found = world.tagging.task_definitions({"owner": "me"})
+    # The ACTIVE one is always listed; a deregistered one may be (AWS lists it for a while):
+    # the caller filters with ecs.active (mode.revisions_in_ecs)
+    assert kept in found
+    assert set(found) <= {kept, gone}
+    assert world.ecs.active("fam") == {kept}
