@@ -144,6 +144,16 @@ BUGS: list[tuple[str, str, str, str, str]] = [
         "old revisions never deregistered",
     ),
     (
+        "L8",
+        H + "actions.py",
+        "        if recorded is not None:\n"
+        "            self._deregister(sorted(revisions | recorded))\n"
+        "        deletion.finish()",
+        "        deletion.finish()\n        if recorded is not None:\n"
+        "            self._deregister(sorted(revisions | recorded))",
+        "a Delete deregisters the revisions only after App Mesh answered",
+    ),
+    (
         "A1",
         H + "appmesh_mode.py",
         "        found, pid = plan.found, plan.id\n        _owned(",

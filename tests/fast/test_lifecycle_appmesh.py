@@ -17,6 +17,7 @@ from meshed_crystal.errors import (
     AwsError,
     MeshedCrystalError,
     OwnershipError,
+    ResourceInUseError,
     ThrottledError,
 )
 from meshed_crystal.identity import TAG_HANDED_FROM, TAG_HOLDER, TAG_LOGICAL, TAG_STACK
@@ -229,6 +230,71 @@ def test_only_the_current_and_the_previous_revisions_stay_active(
     # The stack's Delete leaves nothing ACTIVE, nothing in the mesh
     stack.delete()
     assert aws.active_revisions(FAMILY) == []
+    assert meshes(aws)["ecs-mesh"] == ([], {})
+
+
+# -- Delete (DESIGN §5.5) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "physical_id",
+    [
+        "crystal-stack_Crystal_7F0C2A3E",
+        f"{REAL_ID}:more",
+        "meshed-crystal-sc:1:Crystal",
+        "x" * 1024,
+    ],
+    ids=["crhelper's", "extra field", "service connect form broken", "long"],
+)
+def test_a_delete_of_an_id_it_never_issued_makes_no_call(
+    aws: FakeAws, stack: Stack, physical_id: str
+) -> None:
+    created = stack.create(workshop())
+    calls = len(aws.calls)
+    stack.delete(physical_id)
+    stack.delete(physical_id)
+    assert aws.calls[calls:] == []
+    assert meshes(aws)["ecs-mesh"] == ([NODE], {SERVICE: NODE})
+    assert aws.active_revisions(FAMILY) == [created.data["TaskDefinitionArn"]]
+
+
+def test_a_second_delete_writes_nothing(aws: FakeAws, stack: Stack) -> None:
+    stack.create(workshop())
+    physical_id = stack.physical_id()
+    stack.delete()
+    writes = len(aws.writes())
+    stack.delete(physical_id)
+    assert aws.writes()[writes:] == []
+
+
+def test_a_delete_after_the_mesh_itself_is_gone_deregisters_its_revision_only(
+    aws: FakeAws, stack: Stack
+) -> None:
+    stack.create(workshop())
+    del aws.meshes[(aws.account, "ecs-mesh")]  # an operator removed service, node and mesh
+    writes = len(aws.writes())
+    stack.delete()
+    # Its revision, found from ECS alone (the node that recorded it is gone), is deregistered
+    assert aws.writes()[writes:] == ["ecs.deregister"]
+    assert aws.active_revisions(FAMILY) == []
+
+
+def test_a_delete_of_a_service_still_in_use_fails_naming_the_holder_then_succeeds(
+    aws: FakeAws, stack: Stack
+) -> None:
+    stack.create(workshop())
+    backend = {"backends": [{"virtualService": {"virtualServiceName": SERVICE}}]}
+    aws.appmesh.create_node("ecs-mesh", None, "ecsdemo-frontend", backend, {})
+    with pytest.raises(ResourceInUseError) as refused:
+        stack.delete(stack.physical_id())
+    assert f"virtual service {SERVICE}" in str(refused.value)
+    assert "VIRTUAL_NODE: [ecsdemo-frontend]" in str(refused.value)
+    # Service and node stand; the revision went first (DESIGN §9: nothing leaks in ECS)
+    assert meshes(aws)["ecs-mesh"] == (sorted([NODE, "ecsdemo-frontend"]), {SERVICE: NODE})
+    assert aws.active_revisions(FAMILY) == []
+    # Once the holder is gone, CloudFormation's retry removes the rest
+    assert aws.appmesh.delete_node("ecs-mesh", None, "ecsdemo-frontend")
+    stack.delete()
     assert meshes(aws)["ecs-mesh"] == ([], {})
 
 
