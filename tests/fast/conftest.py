@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fast.stack import Stack, provider
+from tests.fast.lifecycle import Stack, provider
 from tests.support.fakes import FakeAws
 
 

@@ -22,7 +22,7 @@ from meshed_crystal.errors import (
 )
 from meshed_crystal.identity import TAG_HANDED_FROM, TAG_HOLDER, TAG_LOGICAL, TAG_STACK
 
-from tests.fast.stack import (
+from tests.fast.lifecycle import (
     ENVOY_IMAGE,
     FAMILY,
     LOGICAL,

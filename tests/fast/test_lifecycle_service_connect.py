@@ -17,7 +17,7 @@ from meshed_crystal.identity import TAG_HOLDER, TAG_LOGICAL, TAG_STACK
 from meshed_crystal.mode import Result
 from meshed_crystal.service_connect import TAG_DIGEST, TAG_SEQUENCE
 
-from tests.fast.stack import (
+from tests.fast.lifecycle import (
     FAMILY,
     LOGICAL,
     NODE,

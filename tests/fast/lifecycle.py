@@ -1,5 +1,7 @@
-"""CloudFormation as the fast tier plays it: the lifecycle's calls in CloudFormation's order, on
-the in-memory fakes (tests/support/fakes.py), through the Provider's constructor seam.
+"""The fast tier's vocabulary (as tests/integration/lifecycle.py is the integration tier's), and
+CloudFormation as it plays it: the lifecycle's calls in CloudFormation's order, on the in-memory
+fakes (tests/support/fakes.py), through the Provider's constructor seam. (``Stack`` here is one
+resource's requests; tests/support/stack.py plays whole templates through the handler.)
 
 What the slow tier's driver (tests/support/cfn_driver.py) does through the Lambda handler, an
 HTTPS endpoint and the emulator, minus the protocol (crhelper, the PUT): that is proven there.
