@@ -27,6 +27,8 @@ REGISTRY = Path("meshed_crystal") / "registry.py"
 # the emulator, the registry's contract, and a mode added beside it.
 TESTS = (
     "tests/unit/test_mode_specs.py",
+    "tests/fast/test_lifecycle_service_connect.py",
+    "tests/fast/test_undo.py",
     "tests/integration/test_service_connect_mode.py",
     "tests/integration/test_refused_now.py",
     "tests/integration/test_third_mode.py",

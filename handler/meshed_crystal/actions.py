@@ -20,6 +20,7 @@ from .adapters.ecs import Ecs
 from .adapters.tagging import Tagging
 from .identity import Revision
 from .mode import Chosen, Mode, Request, Result, Undo, reused, revisions_in_ecs
+from .ports import EcsPort, TaggingPort
 from .properties import parse_properties, user_properties
 from .registry import Adapters
 
@@ -36,7 +37,8 @@ def _quiet(physical_id: str) -> None:
 
 
 class Provider:
-    """The lifecycle. AWS adapters are injected (tests) or built lazily (Lambda), and so is
+    """The lifecycle. AWS adapters are injected (tests: the emulator's, or the fakes of
+    ``tests/support/fakes.py``, any that satisfy ``ports``) or built lazily (Lambda), and so is
     each mode (``registry``): an event imports and builds only the mode it needs.
 
     ``environ`` holds the modes' deployment settings (the function's environment: ENVOY_IMAGE,
@@ -50,8 +52,8 @@ class Provider:
             raise TypeError(f"Provider() got adapters no mode takes: {', '.join(unknown)}")
         self.adapters = Adapters(**adapters)
         self.environ = dict(environ or {})
-        self.ecs = self.adapters.get("ecs", Ecs)
-        self.tagging = self.adapters.get("tagging", Tagging)
+        self.ecs: EcsPort = self.adapters.get("ecs", Ecs)
+        self.tagging: TaggingPort = self.adapters.get("tagging", Tagging)
         # The modes built so far, by the value of the Mode property.
         self.modes: dict[str, Mode[Any, Any]] = {}
 

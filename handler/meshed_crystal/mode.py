@@ -18,23 +18,23 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from .adapters.ecs import Ecs
-from .adapters.tagging import Tagging
 from .ecs import model as ecs_model
 from .identity import Owner, Revision
+from .ports import EcsPort, TaggingPort
 from .properties import Properties
 
 logger = logging.getLogger(__name__)
 
 
-# Hooks told the name of a metric when a mode notices something operators alarm on (a Delete
-# that finished without App Mesh); app.py adds the metrics' (observability.notices).
-on_notice: list[Callable[[str], None]] = []
+# Hooks told the name of a metric, and a detail, when a mode notices something operators alarm
+# on (a Delete that finished without App Mesh, and how it was gone); app.py adds the metrics'
+# (observability.notices).
+on_notice: list[Callable[[str, str], None]] = []
 
 
-def notice(metric: str) -> None:
+def notice(metric: str, detail: str = "") -> None:
     for hook in on_notice:
-        hook(metric)
+        hook(metric, detail)
 
 
 class Request(NamedTuple):
@@ -196,7 +196,7 @@ class Mode(Protocol[PlanT, IdT]):
     def start_delete(self, request: Request, me: IdT) -> Deletion: ...
 
 
-def read_base(ecs: Ecs, props: Properties) -> dict[str, Any]:
+def read_base(ecs: EcsPort, props: Properties) -> dict[str, Any]:
     """The application's task definition, as a RegisterTaskDefinition request."""
     if isinstance(props.task_definition, str):
         described, base_tags = ecs.describe(props.task_definition)
@@ -205,7 +205,7 @@ def read_base(ecs: Ecs, props: Properties) -> dict[str, Any]:
 
 
 def revisions_in_ecs(
-    tagging: Tagging, ecs: Ecs, owner: Owner, holder: str
+    tagging: TaggingPort, ecs: EcsPort, owner: Owner, holder: str
 ) -> dict[str, dict[str, str]]:
     """The ACTIVE revisions an id registered, with their tags, found from ECS alone (DESIGN §9).
 

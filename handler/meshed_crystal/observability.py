@@ -72,7 +72,7 @@ class Notices:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
 
-    def seen(self, metric: str) -> None:
+    def seen(self, metric: str, detail: str = "") -> None:
         self.counts[metric] = self.counts.get(metric, 0) + 1
 
     def take(self) -> dict[str, int]:

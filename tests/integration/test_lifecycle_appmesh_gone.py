@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import pytest
 from meshed_crystal import actions, app
+from meshed_crystal.modes.appmesh.adapter import AppMesh
 
 from tests.conftest import ENVOY_IMAGE
 from tests.integration import aws_state
@@ -149,9 +150,9 @@ def test_retired_true_never_calls_app_mesh_on_delete(
     calls_before = len(faults.calls)
     ok(cfn.delete(LOGICAL))
     assert [c for c in faults.calls[calls_before:] if c[0] == "appmesh"] == []
-    assert (
-        cast(Any, fresh.mode("AppMesh")).appmesh._client is None
-    )  # the appmesh client was never even built
+    adapter = cast(Any, fresh.mode("AppMesh")).appmesh
+    assert isinstance(adapter, AppMesh)
+    assert adapter._client is None  # the appmesh client was never even built
     assert aws_state.active_revisions(FAMILY) == []
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from meshed_crystal import registry
 from meshed_crystal.actions import Provider
+from meshed_crystal.adapters.clients import LazyClient
 
 __all__ = ["cold_start"]
 
@@ -35,6 +36,7 @@ def cold_start(envoy_image: str) -> ModuleType:
     for name in registry.names():
         provider.mode(name)  # builds the adapters it takes
     for adapter in provider.adapters.made():
-        _: Any = getattr(adapter, "client", None)
+        assert isinstance(adapter, LazyClient)  # the default adapters, not injected ones
+        _: Any = adapter.client
     setattr(module, "provider", provider)  # noqa: B010 - a module attribute mypy cannot see
     return module

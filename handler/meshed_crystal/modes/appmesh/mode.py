@@ -27,6 +27,7 @@ from meshed_crystal.ecs import model as ecs_model
 from meshed_crystal.errors import OwnershipError, PropertyError
 from meshed_crystal.identity import PREFIX, Owner, Revision, holder
 from meshed_crystal.mode import Chosen, Request, Result, Undo, adopted, ecs_tags, notice, read_base
+from meshed_crystal.ports import CloudFormationPort, CloudMapPort, EcsPort
 from meshed_crystal.properties import Properties
 from meshed_crystal.registry import Adapters
 from meshed_crystal.shapes import pruned
@@ -44,6 +45,7 @@ from .identity import (
     served_services,
     serving_tags,
 )
+from .port import AppMeshPort
 from .properties import appmesh, check_mesh_region
 
 logger = logging.getLogger(__name__)
@@ -111,9 +113,9 @@ class Found(NamedTuple):
     base: dict[str, Any]  # the base task definition, as a RegisterTaskDefinition request
     node_name: str
     service_name: str
-    node: dict[str, Any] | None
+    node: Mapping[str, Any] | None
     node_tags: dict[str, str] | None
-    service: dict[str, Any] | None
+    service: Mapping[str, Any] | None
     service_tags: dict[str, str] | None
 
 
@@ -165,10 +167,10 @@ class AppMeshMode:
     def __init__(
         self,
         *,
-        appmesh: AppMesh,
-        ecs: Ecs,
-        cloudmap: CloudMap,
-        cloudformation: CloudFormation,
+        appmesh: AppMeshPort,
+        ecs: EcsPort,
+        cloudmap: CloudMapPort,
+        cloudformation: CloudFormationPort,
         envoy_image: str,
         allowed_meshes: frozenset[str] | None,
         retired: str,
@@ -321,8 +323,8 @@ class AppMeshMode:
         return namespace, service
 
     def _with_tags(
-        self, describe: Callable[[str, str, str], dict[str, Any] | None], *names: str
-    ) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
+        self, describe: Callable[[str, str, str], Mapping[str, Any] | None], *names: str
+    ) -> tuple[Mapping[str, Any] | None, dict[str, str] | None]:
         found = describe(*names)
         if found is None:
             return None, None
@@ -453,7 +455,7 @@ class AppMeshMode:
         spec: dict[str, Any],
         tags: dict[str, str],
         undo: Undo,
-    ) -> tuple[dict[str, Any] | None, dict[str, str] | None] | None:
+    ) -> tuple[Mapping[str, Any] | None, dict[str, str] | None] | None:
         """Create the virtual node or service (deleted again if the request fails): None.
 
         When the same request running concurrently (Lambda delivered it twice) made it between
@@ -654,11 +656,11 @@ class AppMeshDeletion:
             f"{me.node_name} of mesh {me.mesh_name} (owner {me.mesh_owner})",
             extra={"appmesh_unavailable": gone.kind},
         )
-        notice(APPMESH_UNAVAILABLE)
+        notice(APPMESH_UNAVAILABLE, gone.kind)
 
 
 def _owned(
-    resource: dict[str, Any] | None,
+    resource: Mapping[str, Any] | None,
     tags: dict[str, str] | None,
     owner: Owner,
     what: str,

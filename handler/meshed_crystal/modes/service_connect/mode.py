@@ -30,6 +30,7 @@ from meshed_crystal.ecs import taskdef
 from meshed_crystal.errors import PropertyError, excerpt
 from meshed_crystal.identity import PREFIX, Revision, tag_value
 from meshed_crystal.mode import Chosen, Request, Result, Undo, ecs_tags, read_base, revisions_in_ecs
+from meshed_crystal.ports import CloudMapPort, EcsPort, TaggingPort
 from meshed_crystal.properties import Properties, check_region, user_properties
 from meshed_crystal.registry import Adapters, property_names
 
@@ -389,7 +390,7 @@ def build(settings: None, adapters: Adapters) -> ServiceConnectMode:
 class ServiceConnectMode:
     """Create, Update and Delete of a ServiceConnect-mode resource (adapters injected)."""
 
-    def __init__(self, *, ecs: Ecs, cloudmap: CloudMap, tagging: Tagging) -> None:
+    def __init__(self, *, ecs: EcsPort, cloudmap: CloudMapPort, tagging: TaggingPort) -> None:
         self.ecs = ecs
         self.cloudmap = cloudmap
         self.tagging = tagging
