@@ -1,6 +1,7 @@
 """The value rules that AWS enforces later, each written once, with its source.
 
-The function (``properties``, ``taskdef``, ``service_connect``), ``python3 tasks.py plan`` and
+The rules of every mode (a mode's own are in its folder: ``modes/appmesh/rules.py``). The
+function (``properties``, the modes), ``python3 tasks.py plan`` and
 the cfn-lint rules (``lint/``) all reach these through the function's own parsing and checks, so
 a rule and its message exist in one place (issue "What AWS would refuse later is refused now",
 item 10). Pure: no AWS call, no import of boto3. Each ``check_*`` raises
@@ -10,7 +11,6 @@ item 10). Pure: no AWS call, no import of boto3. Each ``check_*`` raises
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from .errors import PropertyError, excerpt
 
@@ -38,22 +38,6 @@ PORT_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
 # name can't start with a hyphen."
 CLIENT_ALIAS = re.compile(r"^(?!-)[a-z0-9_.-]{1,127}$")
 _CLIENT_ALIAS_SOURCE = "ECS API reference, ServiceConnectClientAlias"
-
-# Envoy's admin interface (ENVOY_ADMIN_ACCESS_PORT, default 9901: App Mesh User Guide, Envoy
-# configuration variables); Envoy's container health check reads it.
-ENVOY_ADMIN_PORT = 9901
-# The proxy's defaults (ECS API reference, ProxyConfiguration: ProxyIngressPort, ProxyEgressPort).
-PROXY_INGRESS_PORT = 15000
-PROXY_EGRESS_PORT = 15001
-# The task metadata and credentials endpoint, and the instance metadata service: egress to them
-# must bypass Envoy (AWS's App Mesh proxy configuration for ECS: EgressIgnoredIPs
-# 169.254.170.2,169.254.169.254).
-METADATA_ADDRESSES = ("169.254.170.2", "169.254.169.254")
-# The ECS App Mesh CNI plugin (aws/amazon-vpc-cni-plugins, plugins/aws-appmesh) writes AppPorts
-# and EgressIgnoredPorts each into one iptables multiport match, which takes at most 15 ports; it
-# logs "multiport limit exceeded, ignoring remaining rules" and the task starts without the rest.
-MAX_MULTIPORT = 15
-MULTIPORT_SOURCE = "aws/amazon-vpc-cni-plugins, plugins/aws-appmesh: one iptables multiport rule"
 
 
 def check_container_name(name: str, path: str) -> None:
@@ -99,21 +83,3 @@ def client_alias_default(name: str) -> str | None:
     even that breaks the rule."""
     lowered = name.lower()
     return lowered if CLIENT_ALIAS.match(lowered) else None
-
-
-def check_multiport(ports: Sequence[int], path: str) -> None:
-    if len(ports) > MAX_MULTIPORT:
-        raise PropertyError(
-            path,
-            f"has {len(ports)} ports, more than the {MAX_MULTIPORT} the ECS App Mesh CNI plugin "
-            f"applies: it silently drops the rest at task start ({MULTIPORT_SOURCE})",
-        )
-
-
-def envoy_ports(ingress: int, egress: int, admin: int) -> dict[int, str]:
-    """Envoy's own ports, each with whose it is: no application port may be one of them."""
-    return {
-        ingress: f"the proxy's ingress port (Proxy.ProxyIngressPort, {ingress})",
-        egress: f"the proxy's egress port (Proxy.ProxyEgressPort, {egress})",
-        admin: f"Envoy's admin port ({admin}, ENVOY_ADMIN_ACCESS_PORT; its health check reads it)",
-    }

@@ -101,3 +101,40 @@ def test_another_modes_properties_are_validated_when_given() -> None:
     with pytest.raises(PropertyError) as raised:
         parse_properties({**connected, "Envoy": {"LogLevel": "loud"}, "MeshName": "bad name!"})
     assert [path for path, _ in raised.value.errors] == ["MeshName", "Envoy.LogLevel"]
+
+
+def imports_of(path: Path, package: str) -> set[str]:
+    """The modules of the package a source file imports (absolute names; relative resolved)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            if node.level:
+                base = base[: len(base) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            found.add(module)
+            found |= {f"{module}.{alias.name}" for alias in node.names}
+    return {name for name in found if name.startswith("meshed_crystal")}
+
+
+def test_only_the_registry_imports_a_mode_and_only_app_mesh_mode_its_adapter() -> None:
+    root = Path(registry.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root.parent).with_suffix("")
+        parts = relative.parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        package = module if parts[-1] == "__init__" else module.rpartition(".")[0]
+        imported = imports_of(path, package)
+        modes = {n.split(".")[2] for n in imported if n.startswith("meshed_crystal.modes.")}
+        own = parts[2] if len(parts) > 3 and parts[1] == "modes" else None
+        if module != "meshed_crystal.registry":
+            assert modes <= {own}, (module, modes)
+        if any(name.startswith("meshed_crystal.modes.appmesh.adapter") for name in imported):
+            assert module == "meshed_crystal.modes.appmesh.mode", module

@@ -29,6 +29,8 @@ from meshed_crystal.scalars import (
     quote,
 )
 
+from . import rules as mesh_rules
+
 MODE = "AppMesh"
 
 
@@ -64,8 +66,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 class ProxySettings(NamedTuple):
     app_ports: tuple[int, ...] | None = None  # None: the listener ports
-    ingress_port: int = rules.PROXY_INGRESS_PORT
-    egress_port: int = rules.PROXY_EGRESS_PORT
+    ingress_port: int = mesh_rules.PROXY_INGRESS_PORT
+    egress_port: int = mesh_rules.PROXY_EGRESS_PORT
     egress_ignored_ips: tuple[str, ...] = ("169.254.170.2", "169.254.169.254")
     egress_ignored_ports: tuple[int, ...] = ()
     ignored_uid: int = 1337
@@ -210,7 +212,7 @@ def _proxy(value: Any, path: str) -> ProxySettings:
     app_ports = found.run(lambda: ports("AppPorts"), None)
     if app_ports == ():
         found.add(join(path, "AppPorts"), "must hold at least one port")
-    found.run(lambda: rules.check_multiport(app_ports or (), join(path, "AppPorts")), None)
+    found.run(lambda: mesh_rules.check_multiport(app_ports or (), join(path, "AppPorts")), None)
     ignored_ips = defaults.egress_ignored_ips
     if item.get("EgressIgnoredIPs") is not None:
         key = join(path, "EgressIgnoredIPs")
@@ -232,8 +234,10 @@ def _proxy(value: Any, path: str) -> ProxySettings:
     if ingress == egress:
         found.add(join(path, "ProxyEgressPort"), f"{quote(egress)} is also the ProxyIngressPort")
     ignored_ports = found.run(lambda: ports("EgressIgnoredPorts"), None) or ()
-    found.run(lambda: rules.check_multiport(ignored_ports, join(path, "EgressIgnoredPorts")), None)
-    missing = [a for a in rules.METADATA_ADDRESSES if not _covered(a, ignored_ips)]
+    found.run(
+        lambda: mesh_rules.check_multiport(ignored_ports, join(path, "EgressIgnoredPorts")), None
+    )
+    missing = [a for a in mesh_rules.METADATA_ADDRESSES if not _covered(a, ignored_ips)]
     if missing and all(ignored_ips):  # an address that failed to parse is reported already
         found.add(
             join(path, "EgressIgnoredIPs"),

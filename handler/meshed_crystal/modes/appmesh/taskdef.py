@@ -15,11 +15,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from meshed_crystal import rules
 from meshed_crystal.ecs.taskdef import app_container, app_ports, check_ecs_rules, derived_family
 from meshed_crystal.errors import Collector, PropertyError, excerpt
 from meshed_crystal.properties import Properties
 
+from . import rules as mesh_rules
 from .properties import appmesh, check_mesh_region
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def _check_proxy(base: Mapping[str, Any], props: Properties) -> None:
     proxy = appmesh(props).proxy
     mapped = found.run(lambda: app_ports(base, props), ())
     admin_text = dict(appmesh(props).envoy.environment).get("ENVOY_ADMIN_ACCESS_PORT", "")
-    admin = int(admin_text) if admin_text.isdigit() else rules.ENVOY_ADMIN_PORT
+    admin = int(admin_text) if admin_text.isdigit() else mesh_rules.ENVOY_ADMIN_PORT
     shown = ", ".join(map(str, mapped)) or "none"
     if mapped:
         if proxy.app_ports is not None:
@@ -130,7 +130,7 @@ def _check_proxy(base: Mapping[str, Any], props: Properties) -> None:
     if proxy.app_ports is None and props.listeners is not None:
         # AppPorts defaults to the listener ports: the CNI plugin's limit holds for them too.
         ports = [listener.port for listener in props.listeners]
-        found.run(lambda: rules.check_multiport(ports, "Listeners"), None)
+        found.run(lambda: mesh_rules.check_multiport(ports, "Listeners"), None)
     for key, port in (
         ("ProxyIngressPort", proxy.ingress_port),
         ("ProxyEgressPort", proxy.egress_port),
@@ -154,12 +154,12 @@ def _check_envoy_ports(base: Mapping[str, Any], props: Properties, admin: int) -
     """
     found = Collector()
     proxy = appmesh(props).proxy
-    envoys = rules.envoy_ports(proxy.ingress_port, proxy.egress_port, admin)
+    envoys = mesh_rules.envoy_ports(proxy.ingress_port, proxy.egress_port, admin)
     set_by_author = {
         port: f"Proxy.{key}"
         for key, port, default in (
-            ("ProxyIngressPort", proxy.ingress_port, rules.PROXY_INGRESS_PORT),
-            ("ProxyEgressPort", proxy.egress_port, rules.PROXY_EGRESS_PORT),
+            ("ProxyIngressPort", proxy.ingress_port, mesh_rules.PROXY_INGRESS_PORT),
+            ("ProxyEgressPort", proxy.egress_port, mesh_rules.PROXY_EGRESS_PORT),
         )
         if port != default
     }
