@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+
+from scripts.cfn_template import (
+    NO_VALUE,
+    Resolver,
+    Template,
+    Unresolved,
+    cloudformation_strings,
+)
+from tests.support import stack
 
 REPO: Final = Path(__file__).resolve().parent.parent.parent
 EXAMPLES: Final = REPO / "examples"
@@ -81,3 +90,67 @@ def write_fleet(
         path.write_text(service_template(name, backends, imported=imported))
         written.append(path)
     return written
+
+
+# --------------------------------------------------------------------------- playing a template
+
+_MODELLED: Final = (stack.CUSTOM, stack.ECS_SERVICE, stack.ROLE_POLICY)
+_CLOUDFORMATION_KEYS: Final = ("ServiceToken", "ServiceTimeout")
+
+
+def stack_template(
+    template: Template, resolver: Resolver, bindings: Mapping[tuple[str, str], str]
+) -> dict[str, dict[str, Any]]:
+    """``template`` as :class:`tests.support.stack.Stack` plays it: its custom resources, ECS
+    services and role policies, every value resolved from the templates (``resolver``), except
+    ``!GetAtt`` of a custom resource (its response's ``Data`` at deploy time) and what only the
+    emulator holds: ``bindings[(logical id, attribute)]`` (``""`` for ``Ref``), e.g. the Cloud
+    Map service's ARN. What neither gives stays a fixed placeholder (the values ``Stack`` does
+    not send anywhere, like subnets)."""
+    customs = set(template.resources_of_type(stack.CUSTOM))
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Fn::GetAtt" and arg[0] in customs:
+                return stack.GetAtt(arg[0], arg[1])
+            if key == "Ref" and arg in customs:
+                raise NotImplementedError(f"Ref {arg}")
+            if key == "Ref" or key.startswith("Fn::"):
+                return settle(resolver.resolve(template, node))
+        if isinstance(node, dict):
+            return {k: value(v) for k, v in node.items() if value(v) is not NO_VALUE}
+        if isinstance(node, list):
+            return [value(v) for v in node if value(v) is not NO_VALUE]
+        return node
+
+    def settle(resolved: Any) -> Any:
+        if isinstance(resolved, Unresolved):
+            if resolved.origin is not None and resolved.origin.template == template.path:
+                key = (resolved.origin.logical_id, resolved.origin.attribute)
+                if key in bindings:
+                    return bindings[key]
+            return resolved.placeholder or f"<{resolved.reason}>"
+        if isinstance(resolved, dict):
+            return {k: settle(v) for k, v in resolved.items()}
+        if isinstance(resolved, list):
+            return [settle(v) for v in resolved]
+        return resolved
+
+    fragment: dict[str, dict[str, Any]] = {}
+    for logical, spec in template.resources.items():
+        if spec.get("Type") not in _MODELLED:
+            continue
+        properties = {
+            k: v
+            for k, v in value(spec.get("Properties") or {}).items()
+            if k not in _CLOUDFORMATION_KEYS
+        }
+        if spec["Type"] == stack.CUSTOM:
+            properties = cloudformation_strings(properties)
+        entry: dict[str, Any] = {"Type": spec["Type"], "Properties": properties}
+        depends = spec.get("DependsOn")
+        if depends:
+            entry["DependsOn"] = depends
+        fragment[logical] = entry
+    return fragment

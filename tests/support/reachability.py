@@ -14,8 +14,9 @@
   API reference, ``EgressFilter``). A meshed node that lists other backends but not this name
   reaches nothing: ``None``.
 * ``"service-connect"``: the client's deployment has Service Connect enabled in a namespace in
-  which an ECS service publishes a client alias ``<dns name>:<port>`` whose deployment started
-  before the client's ("only new tasks ... that start running after this deployment can resolve
+  which an ECS service publishes a client alias ``<dns name>:<port>``, and that endpoint (the
+  Cloud Map service ECS created for it; a redeployment reuses it) existed before the client's
+  deployment started ("only new tasks ... that start running after this deployment can resolve
   and connect to this endpoint", ECS developer guide).
 * ``"dns"``: otherwise, the Cloud Map service behind the name has DNS records and an ECS service
   registers its tasks there (``ServiceRegistries``).
@@ -101,15 +102,28 @@ def _mesh_route(cluster: str, node: dict[str, Any], dns_name: str, mesh: str) ->
 
 
 def _alias_route(cluster: str, namespace: str, dns_name: str, started: Any, port: int) -> bool:
+    sd = boto3.client("servicediscovery")
     for service in active_services(cluster):
         deployment = service["deployments"][0]
         config = deployment.get("serviceConnectConfiguration") or {}
         if not config.get("enabled") or config.get("namespace") != namespace:
             continue
-        if deployment["createdAt"] >= started:
-            continue  # the client's tasks started before this endpoint existed
+        created = {
+            r["discoveryName"]: r["discoveryArn"]
+            for r in deployment.get("serviceConnectResources") or []
+        }
         for entry in config.get("services") or []:
-            if {"dnsName": dns_name, "port": port} in entry.get("clientAliases") or []:
+            if {"dnsName": dns_name, "port": port} not in entry.get("clientAliases") or []:
+                continue
+            # The endpoint exists since ECS created its Cloud Map service (a later deployment of
+            # the same service reuses it); the client's tasks must have started after that.
+            arn = created.get(entry.get("discoveryName") or entry["portName"])
+            since = (
+                sd.get_service(Id=arn.rsplit("/", 1)[-1])["Service"]["CreateDate"]
+                if arn
+                else deployment["createdAt"]
+            )
+            if since < started:
                 return True
     return False
 
