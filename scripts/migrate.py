@@ -322,7 +322,7 @@ def analyse(
     for name in keep:
         if name not in services:
             raise MigrateError(f"--keep {name}: no service of the given templates has that name")
-        outside[f"--keep {name}"] = list(services[name].backends)
+        outside[f"{name} (--keep)"] = list(services[name].backends)
         del services[name]
     fleet = Fleet(
         list(templates),
@@ -656,11 +656,11 @@ def plan(fleet: Fleet, out: str) -> Plan:
     # Clients that stay in the mesh: the blocked, the kept and the outside nodes. Their backends
     # cannot switch (the cleanup Delete of a listed virtual service fails): they lose their
     # CloudMapAttributes filter first, so a switch made by hand keeps them reachable.
-    staying: dict[str, str] = {k: "it is blocked" for k in planner.blocked}
+    staying: dict[str, str] = dict.fromkeys(planner.blocked, "blocked itself")
     for client, listed_names in fleet.outside.items():
         for name in listed_names:
             if name in moving:
-                staying.setdefault(client, "it stays in the mesh (outside the set)")
+                staying.setdefault(client, "outside the set")
     unfilter: list[str] = []
     changed = True
     while changed:
@@ -678,7 +678,7 @@ def plan(fleet: Fleet, out: str) -> Plan:
                     f"the mesh, or switch it and delete the leftovers by hand ({RUNBOOK}, If a "
                     "meshed client must stay)",
                 )
-                staying[backend] = "it is blocked"
+                staying[backend] = "blocked itself"
                 if services[backend].filtered:
                     unfilter.append(backend)
                 changed = True
