@@ -462,10 +462,17 @@ def test_every_written_template_lints_clean(tmp_path: Path) -> None:
         ({"bottom": [], "left": ["bottom"], "top": ["left"]}, {"imported": ["left"]}),
     ]
     for i, (graph, options) in enumerate(fleets):
-        written = write_fleet(tmp_path / f"fleet{i}", graph, **options)
-        assert migrate.main([*map(str, written), "--out", str(tmp_path / f"out{i}")]) == 0
+        fleet = write_fleet(tmp_path / f"fleet{i}", graph, **options)
+        assert migrate.main([*map(str, fleet), "--out", str(tmp_path / f"out{i}")]) == 0
         outs.extend(sorted((tmp_path / f"out{i}").glob("[0-9]*.yaml")))
-    assert len(outs) >= 14
+    # A JSON template is written as JSON
+    write_fleet(tmp_path / "json", {"frontend": ["crystal"]})
+    crystal = load(EXAMPLES / "crystal.yaml")
+    (tmp_path / "json" / "crystal.json").write_text(json.dumps(crystal.data, indent=2))
+    assert migrate.main([str(tmp_path / "json"), "--out", str(tmp_path / "outjson")]) == 0
+    outs.extend(sorted((tmp_path / "outjson").glob("[0-9]*.*")))
+    assert [p.suffix for p in outs[-3:]] == [".yaml", ".json", ".yaml"]
+    assert len(outs) >= 17
     result = subprocess.run(
         [str(REPO / ".venv" / "bin" / "cfn-lint"), "--append-rules", str(REPO / "lint"), "--"]
         + [str(p) for p in outs],
