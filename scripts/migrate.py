@@ -51,6 +51,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -348,17 +349,33 @@ def _service(
     raw = template.get(base) if isinstance(template.get(base), dict) else {}
     resolved = resolver.resolve(template, base)
     wanted: list[str] = []
-    props_in = {
-        key: _placeheld(value, key, wanted if key in _GRAPH_PROPERTIES else [])
-        for key, value in (resolved or {}).items()
-    }
+    guessed: set[str] = set()  # properties off the graph holding a value known at deploy time
+    props_in: dict[str, Any] = {}
+    for key, value in (resolved or {}).items():
+        unknown: list[str] = []
+        props_in[key] = _placeheld(value, key, unknown)
+        if key in _GRAPH_PROPERTIES:
+            wanted.extend(unknown)
+        elif unknown:
+            guessed.add(key)
     for problem in wanted:
         service.problems.append(f"cannot tell from the templates: {problem}")
     try:
         props = parse_properties(cloudformation_strings(props_in))
     except PropertyError as error:
-        service.problems.append(f"its properties would fail: {error}")
-        return service
+        # A stand-in the parser refuses where the template has a deploy-time value says
+        # nothing about the template: parse without those properties (they do not make the
+        # graph); a mistake the template itself writes is reported.
+        keys = {re.split(r"[.\[]", path, maxsplit=1)[0] for path, _ in error.errors}
+        try:
+            if not keys <= guessed:
+                raise
+            props = parse_properties(
+                cloudformation_strings({k: v for k, v in props_in.items() if k not in keys})
+            )
+        except PropertyError as again:
+            service.problems.append(f"its properties would fail: {again}")
+            return service
     service.mode = props.mode
     service.backends = list(props.backends)
     service.filtered = bool(props.cloud_map_attributes)
@@ -629,6 +646,15 @@ def plan(fleet: Fleet, out: str) -> Plan:
             planner.block(key, problem)
     calls = {k: [b for b in services[k].backends] for k in moving}  # what each client calls
     edges = {k: [b for b in calls[k] if b in moving] for k in moving}  # listed, in the set
+    for client in moving:
+        for backend in calls[client]:
+            note = (
+                f"{client} calls {backend}, which no given template defines: after its switch "
+                f"{client} reaches it by DNS (or Service Connect, if it is an endpoint); check "
+                "that the name resolves"
+            )
+            if backend not in services and note not in fleet.notes:
+                fleet.notes.append(note)
     # Cycles: broken by unlisting one node's backends (ALLOW_ALL), else blocked.
     unlisted: list[str] = []
     all_cycles: list[list[str]] = []

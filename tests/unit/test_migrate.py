@@ -317,3 +317,94 @@ def test_two_templates_of_one_stack_name_are_refused(tmp_path: Path) -> None:
     (tmp_path / "a" / "crystal.yaml").write_text(service_template("crystal"))
     with pytest.raises(migrate.MigrateError, match="two templates are named crystal"):
         migrate.read_templates([str(tmp_path / "a"), str(EXAMPLES / "crystal.yaml")])
+
+
+def test_a_backend_no_template_defines_is_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = fleet_dir(tmp_path, {"web": []})
+    web = directory / "web.yaml"
+    web.write_text(
+        web.read_text().replace(
+            "ECS_TASK_DEFINITION_FAMILY: ecsdemo-web-mesh\n",
+            "ECS_TASK_DEFINITION_FAMILY: ecsdemo-web-mesh\n"
+            "      Backends:\n        - payments.partner.local\n",
+        )
+    )
+    code, plan, _ = run(tmp_path, str(directory))
+    assert code == 0
+    assert [s["action"] for s in plan["steps"]] == ["switch"]
+    assert (
+        f"note: {dns_name('web')} calls payments.partner.local, which no given template "
+        "defines: after its switch"
+    ) in capsys.readouterr().out
+
+
+def test_the_resolvers_default_names_are_the_functions(tmp_path: Path) -> None:
+    """cfn_template's GetAtt of a resource's name attributes and the function's own naming rule
+    (appmesh_mode, used by migrate for each service) give the same names."""
+    from concurrent.futures import Future
+
+    from meshed_crystal.appmesh_mode import AppMeshMode
+    from meshed_crystal.properties import parse_properties
+
+    from scripts.cfn_template import Resolver
+
+    for extra, expected in (
+        ({}, ("ecsdemo-x", "ecsdemo-x.ns.local")),
+        ({"VirtualNodeName": "node"}, ("node", "ecsdemo-x.ns.local")),
+        ({"VirtualServiceName": "vs.example"}, ("ecsdemo-x", "vs.example")),
+    ):
+        props = {
+            "MeshName": "m",
+            "CloudMapNamespaceName": "ns.local",
+            "CloudMapServiceName": "ecsdemo-x",
+            "TaskDefinition": "app:1",
+            **extra,
+        }
+        template = loads(
+            json.dumps(
+                {
+                    "Resources": {"X": {"Type": "Custom::MeshedCrystal", "Properties": props}},
+                    "Outputs": {
+                        "N": {"Value": {"Fn::GetAtt": ["X", "VirtualNodeName"]}},
+                        "S": {"Value": {"Fn::GetAtt": ["X", "VirtualServiceName"]}},
+                    },
+                }
+            ),
+            path="t.json",
+        )
+        outputs = Resolver([template]).resolve(template, ("Outputs",))
+        future: Future[tuple[str, str]] = Future()
+        future.set_result(("ns.local", "ecsdemo-x"))
+        functions = AppMeshMode._names(parse_properties(props), future)
+        assert (outputs["N"]["Value"], outputs["S"]["Value"]) == functions == expected
+
+
+@pytest.mark.parametrize(
+    ("port", "blocked"),
+    [
+        ("!Ref AppPort", None),  # known at deploy time only: not the plan's business
+        ('"70000"', "its properties would fail: Listeners[0].Port: '70000' is not a port"),
+    ],
+)
+def test_properties_off_the_graph_only_block_when_the_template_is_wrong(
+    tmp_path: Path, port: str, blocked: str | None
+) -> None:
+    directory = fleet_dir(tmp_path, {"web": []})
+    web = directory / "web.yaml"
+    web.write_text(
+        web.read_text()
+        .replace(
+            "      TaskDefinition: !Ref WebTaskDefinition\n",
+            "      TaskDefinition: !Ref WebTaskDefinition\n"
+            f"      Listeners:\n        - Port: {port}\n",
+        )
+        .replace("Parameters:\n", "Parameters:\n  AppPort:\n    Type: Number\n", 1)
+    )
+    code, plan, _ = run(tmp_path, str(directory))
+    if blocked is None:
+        assert (code, [s["action"] for s in plan["steps"]]) == (0, ["switch"])
+    else:
+        assert code == 1
+        assert plan["blockers"][0]["reason"].startswith(blocked)
