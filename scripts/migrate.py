@@ -316,7 +316,8 @@ def analyse(
             if service.key in services:
                 other = services[service.key]
                 service.problems.append(
-                    f"{service.key} is also the name of {other.logical} in {other.template.path}"
+                    f"{service.key} is also the name of {other.logical} in {other.template.path} "
+                    "(two versions of one stack? give one template per stack)"
                 )
                 service.name = None
             services[service.key] = service

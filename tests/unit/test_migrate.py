@@ -408,3 +408,23 @@ def test_properties_off_the_graph_only_block_when_the_template_is_wrong(
     else:
         assert code == 1
         assert plan["blockers"][0]["reason"].startswith(blocked)
+
+
+def test_plan_md_draws_cycles_blockers_and_who_stays(tmp_path: Path) -> None:
+    directory = fleet_dir(
+        tmp_path,
+        {"alpha": ["beta"], "beta": ["alpha"], "legacy": ["gamma"], "gamma": []},
+        platform_template("DROP_ALL"),
+    )
+    code, plan, out = run(tmp_path, str(directory), "--keep", dns_name("legacy"))
+    assert code == 1
+    picture = (out / "plan.md").read_text()
+    # ids by name order: alpha s0, beta s1, gamma s2; legacy (kept) is o0
+    assert '  subgraph m0["ecs-mesh (egress DROP_ALL)"]\n' in picture
+    assert '  o0(["ecsdemo-legacy.service.local (--keep)<br/>stays in App Mesh"])\n' in picture
+    assert "  s0 --> s1\n  s1 --> s0\n  o0 --> s2\n" in picture
+    assert "  class s0 cycle\n  class s1 cycle\n" in picture
+    assert "  class s0 blocked\n  class s1 blocked\n  class s2 blocked\n" in picture
+    assert '  n1["1. unfilter gamma"]\n' in picture
+    assert f"- **{dns_name('alpha')}**: in the cycle " in picture
+    assert [s["action"] for s in plan["steps"]] == ["unfilter"]
