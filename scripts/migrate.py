@@ -411,9 +411,10 @@ def _dns(
         return f"its virtual service name {name} is not its Cloud Map DNS name"
     value = resolver.resolve(template, raw.get("CloudMapServiceArn"))
     origin = value.origin if isinstance(value, Unresolved) else None
-    if origin is None or origin.template != template.path:
-        return "its Cloud Map service is not in its own template: cannot tell it has DNS records"
-    spec = template.resources[origin.logical_id].get("Properties") or {}
+    owner = next((t for t in resolver.templates if origin and t.path == origin.template), None)
+    if origin is None or owner is None:
+        return "its Cloud Map service is in no given template: cannot tell it has DNS records"
+    spec = owner.resources[origin.logical_id].get("Properties") or {}
     records = (spec.get("DnsConfig") or {}).get("DnsRecords") or []
     if not any(isinstance(r, dict) and r.get("Type") in ("A", "AAAA") for r in records):
         return f"its Cloud Map service {origin.logical_id} has no A or AAAA DNS record"
@@ -680,6 +681,22 @@ def plan(fleet: Fleet, out: str) -> Plan:
             continue
         unlisted.append(breaker)
         edges[breaker] = []
+    # A client that leaves the mesh before its backend calls it by DNS until a redeployment after
+    # the backend's switch: a backend whose name may not resolve in DNS keeps its clients.
+    for backend in moving:
+        reason = services[backend].dns
+        if reason is None or backend in planner.blocked:
+            continue
+        for client in moving:
+            if backend in calls[client] and client not in planner.blocked and client != backend:
+                planner.block(
+                    client,
+                    f"it calls {backend}, whose name may not resolve in DNS ({reason}): after "
+                    "its switch it would not reach it until redeployed after that backend's "
+                    "switch. Manual way: give that backend's Cloud Map service A records and its "
+                    "ECS service ServiceRegistries (or give the template that has them), then "
+                    "plan again",
+                )
     # Clients that stay in the mesh: the blocked, the kept and the outside nodes. Their backends
     # cannot switch (the cleanup Delete of a listed virtual service fails): they lose their
     # CloudMapAttributes filter first, so a switch made by hand keeps them reachable.

@@ -428,3 +428,33 @@ def test_plan_md_draws_cycles_blockers_and_who_stays(tmp_path: Path) -> None:
     assert '  n1["1. unfilter gamma"]\n' in picture
     assert f"- **{dns_name('alpha')}**: in the cycle " in picture
     assert [s["action"] for s in plan["steps"]] == ["unfilter"]
+
+
+def test_a_backend_without_dns_keeps_its_clients_in_the_mesh(tmp_path: Path) -> None:
+    """A client that switched calls its still-meshed backend by DNS: without ServiceRegistries
+    nothing answers, so neither may move."""
+    directory = fleet_dir(tmp_path, {"web": ["api"], "api": []})
+    api = directory / "api.yaml"
+    text = api.read_text()
+    start = text.index("      ServiceRegistries:\n")
+    api.write_text(text[:start] + text[text.index("\nOutputs:", start) :])
+    code, plan, _ = run(tmp_path, str(directory))
+    assert code == 1
+    assert plan["steps"] == [
+        {
+            "n": 1,
+            "action": "unfilter",
+            "template": str(api),
+            "service": dns_name("api"),
+            "output": str(tmp_path / "out" / "01-unfilter-api.yaml"),
+            "why": "a meshed client stays: without CloudMapAttributes its node discovers every "
+            "task of its Cloud Map service, so that client's Envoy still finds the tasks after "
+            "a switch",
+        }
+    ]
+    blocked = {b["service"]: b["reason"] for b in plan["blockers"]}
+    assert blocked[dns_name("web")].startswith(
+        f"it calls {dns_name('api')}, whose name may not resolve in DNS (no ECS service "
+        "registers its tasks in ApiCloudMapService (ServiceRegistries))"
+    )
+    assert blocked[dns_name("api")].startswith(f"its meshed client {dns_name('web')} stays")
