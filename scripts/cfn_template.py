@@ -50,8 +50,10 @@ not say. Nothing is guessed. What it evaluates:
   ``Fn::Cidr``, ``Fn::Base64``, ``Fn::Transform``, ...): Unresolved naming the function.
 
 :func:`cloudformation_strings` turns a resolved value into what a custom resource receives
-(every scalar a string). ``python3 -m scripts.cfn_template TEMPLATE [PATH]`` prints a template's
-resolved value (or one path's) for a look.
+(every scalar a string); :func:`placeheld` puts each Unresolved's placeholder in its place (for a
+parser that needs a value of the right shape) and says which had none.
+``python3 -m scripts.cfn_template TEMPLATE [PATH [OTHER_TEMPLATE ...]]`` prints a template's
+resolved value (or one path's, ``Resources/Crystal/Properties``) for a look.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ __all__ = [
     "find_unresolved",
     "load",
     "loads",
+    "placeheld",
 ]
 
 Key = str | int
@@ -321,6 +324,24 @@ def find_unresolved(value: Any) -> Unresolved | None:
         if found is not None:
             return found
     return None
+
+
+def placeheld(value: Any, path: str = "", missing: list[str] | None = None) -> Any:
+    """A resolved value with each Unresolved replaced by its placeholder, or by the string
+    ``"placeholder"`` where it has none; ``"<path>: <reason>"`` of each of those is appended to
+    ``missing``. For code that needs a value of the right shape (a parser), never for a value
+    shown as the template's."""
+    if isinstance(value, Unresolved):
+        if value.placeholder is None:
+            if missing is not None:
+                missing.append(f"{path}: {value.reason}")
+            return "placeholder"
+        return value.placeholder
+    if isinstance(value, dict):
+        return {k: placeheld(v, f"{path}.{k}" if path else k, missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [placeheld(v, f"{path}[{i}]", missing) for i, v in enumerate(value)]
+    return value
 
 
 def cloudformation_strings(value: Any) -> Any:

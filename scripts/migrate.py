@@ -78,6 +78,7 @@ from scripts.cfn_template import (  # noqa: E402
     cloudformation_strings,
     load,
     loads,
+    placeheld,
 )
 
 CUSTOM = "Custom::MeshedCrystal"
@@ -211,21 +212,6 @@ def _attribute_reads(template: Template, logical: str) -> list[tuple[Path_, str]
     return found
 
 
-def _placeheld(value: Any, path: str, wanted: list[str]) -> Any:
-    """A resolved value with each Unresolved replaced by its placeholder; the paths of those
-    without one are appended to ``wanted``."""
-    if isinstance(value, Unresolved):
-        if value.placeholder is None:
-            wanted.append(f"{path}: {value.reason}")
-            return "placeholder"
-        return value.placeholder
-    if isinstance(value, dict):
-        return {k: _placeheld(v, f"{path}.{k}" if path else k, wanted) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_placeheld(v, f"{path}[{i}]", wanted) for i, v in enumerate(value)]
-    return value
-
-
 # The properties whose values decide the graph: the rest may stay placeholders.
 _GRAPH_PROPERTIES = (
     "Mode",
@@ -354,7 +340,7 @@ def _service(
     props_in: dict[str, Any] = {}
     for key, value in (resolved or {}).items():
         unknown: list[str] = []
-        props_in[key] = _placeheld(value, key, unknown)
+        props_in[key] = placeheld(value, key, unknown)
         if key in _GRAPH_PROPERTIES:
             wanted.extend(unknown)
         elif unknown:

@@ -17,6 +17,7 @@ from scripts.cfn_template import (
     find_unresolved,
     load,
     loads,
+    placeheld,
 )
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -361,6 +362,11 @@ def test_helpers() -> None:
     assert find_unresolved({"a": [1, {"b": unresolved}]}) is unresolved
     assert find_unresolved({"a": [1]}) is None
     assert repr(NO_VALUE) == "AWS::NoValue"
+    missing: list[str] = []
+    assert placeheld(
+        {"a": [Unresolved("x", "p"), Unresolved("why")], "b": 1}, "Props", missing
+    ) == {"a": ["p", "placeholder"], "b": 1}
+    assert missing == ["Props.a[1]: why"]
     assert str(unresolved) == "<unresolved: why>"
 
 
