@@ -857,7 +857,11 @@ def _placeholder(type_: str, attribute: str) -> str | None:
 def main(argv: Sequence[str]) -> int:
     template = load(argv[0])
     resolver = Resolver([template, *(load(p) for p in argv[2:])])
-    path = tuple(int(k) if k.isdigit() else k for k in argv[1].split("/")) if len(argv) > 1 else ()
+    path = (
+        tuple(int(k) if k.isdigit() else k for k in argv[1].split("/"))
+        if len(argv) > 1 and argv[1]
+        else ()
+    )
     print(json.dumps(resolver.resolve(template, path), indent=2, default=str))
     for note in resolver.notes:
         print("note:", note)

@@ -592,3 +592,47 @@ def test_check_refuses_a_step_outside_the_plan(
     assert capsys.readouterr().out == "migrate --check: the plan has steps 1 to 0 (and 1: done)\n"
     assert migrate.main(["--check", str(out), "--step", "1", "--stack", "x"]) == 2
     assert "--stack x: expected TEMPLATE=STACK_NAME" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- more graphs
+
+
+def _random_graph(seed: int, size: int) -> dict[str, list[str]]:
+    """``size`` services, each calling up to two others (cycles included), reproducibly.
+    Seed 5: ``svc0 -> svc3, svc5; svc1 -> svc0, svc5; svc2 -> svc1; svc3 -> svc0, svc1;
+    svc5 -> svc3``; seed 6: ``svc0 <-> svc1``, ``svc4 <-> svc5`` and tails."""
+    import random
+
+    chooser = random.Random(seed)
+    names = [f"svc{i}" for i in range(size)]
+    return {
+        name: sorted(chooser.sample([n for n in names if n != name], chooser.randint(0, 2)))
+        for name in names
+    }
+
+
+@pytest.mark.parametrize(
+    "graph",
+    [
+        # a three-cycle with a tail into it and out of it
+        {"sink": [], "c": ["a"], "b": ["c"], "a": ["b", "sink"], "entry": ["a"]},
+        _random_graph(5, 6),  # one strongly connected part of four, with several cycles
+        _random_graph(6, 6),  # two separate two-cycles
+    ],
+    ids=["three-cycle-with-tails", "random-6-seed-5", "random-6-seed-6"],
+)
+def test_any_graph_in_an_allow_all_mesh_moves_with_every_backend_reachable(
+    make_fleet: Any, tmp_path: Path, graph: dict[str, list[str]]
+) -> None:
+    paths = dict(zip(graph, write_fleet(tmp_path / "fleet", graph)[1:], strict=True))
+    fleet = make_fleet(tmp_path / "fleet" / "platform.yaml", paths, graph, list(graph))
+
+    plan = run_plan(fleet, tmp_path / "plan")
+
+    assert plan["blockers"] == []
+    switched = [name for action, name in steps_of(plan) if action == "switch"]
+    assert sorted(switched) == sorted(graph)
+    routes = play(fleet, plan)
+    # At the end every call goes through Service Connect, and App Mesh holds nothing
+    assert set(routes[-1].values()) <= {"service-connect"}
+    assert mesh_nodes() == []
