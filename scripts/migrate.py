@@ -122,6 +122,7 @@ class Service:
     template: Template
     logical: str
     name: str | None = None
+    node: str | None = None  # its virtual node's name
     mode: str = "AppMesh"
     backends: list[str] = field(default_factory=list)
     filtered: bool = False  # CloudMapAttributes set
@@ -158,6 +159,7 @@ class Fleet:
     strict_tls: set[str]
     routed: set[str]  # names provided by a virtual router
     gateway_targets: set[str]
+    route_targets: set[str]
     notes: list[str]
 
 
@@ -225,16 +227,16 @@ _GRAPH_PROPERTIES = (
 )
 
 
-def _virtual_service_name(props: Properties, cloud_map: tuple[str, str] | None) -> str | None:
-    """The function's own naming rule (App Mesh mode): VirtualServiceName, else
-    ``<Cloud Map service>.<namespace>``."""
+def _names(props: Properties, cloud_map: tuple[str, str] | None) -> tuple[str, str] | None:
+    """(virtual node, virtual service) by the function's own naming rule (App Mesh mode):
+    VirtualNodeName / VirtualServiceName, else the Cloud Map service and
+    ``<Cloud Map service>.<namespace>``; None when that needs names the templates lack."""
     future: Future[tuple[str, str]] = Future()
     if cloud_map is None:
         future.set_exception(LookupError("no Cloud Map names"))
     else:
         future.set_result(cloud_map)
-    names = AppMeshMode._names(props, future)
-    return None if names is None else names[1]
+    return AppMeshMode._names(props, future)
 
 
 def analyse(
@@ -247,6 +249,7 @@ def analyse(
     strict_tls: set[str] = set()
     routed: set[str] = set()
     gateway_targets: set[str] = set()
+    route_targets: set[str] = set()  # virtual node names a route's weighted targets name
     outside: dict[str, list[str]] = {}
     node_services: dict[str, list[str]] = {}  # raw virtual node name -> virtual services
     for template in templates:
@@ -283,6 +286,10 @@ def analyse(
                 for _, value in _walk(spec_):
                     if isinstance(value, dict) and isinstance(value.get("VirtualServiceName"), str):
                         gateway_targets.add(value["VirtualServiceName"])
+            elif type_ == "AWS::AppMesh::Route":
+                for _, value in _walk(spec_):
+                    if isinstance(value, dict) and isinstance(value.get("VirtualNode"), str):
+                        route_targets.add(value["VirtualNode"])
     strict_tls = {
         name
         for marker in strict_tls
@@ -321,6 +328,7 @@ def analyse(
         strict_tls,
         routed,
         gateway_targets,
+        route_targets,
         list(resolver.notes),
     )
     for service in services.values():
@@ -378,8 +386,9 @@ def _service(
             service.problems.append(f"cannot tell its virtual service name: {cloud_map.reason}")
         service.dns = cloud_map.reason
         cloud_map = None
-    if not wanted:
-        service.name = _virtual_service_name(props, cloud_map)
+    names = _names(props, cloud_map) if not wanted else None
+    if names is not None:
+        service.node, service.name = names
     if service.name and cloud_map is not None:
         service.dns = _dns(resolver, template, raw, service.name, cloud_map)
     return service
@@ -419,6 +428,13 @@ def _check(fleet: Fleet, service: Service) -> None:
     template, logical = service.template, service.logical
     if service.mode != "AppMesh":
         return
+    if service.node is not None and service.node in fleet.route_targets:
+        service.problems.append(
+            f"a virtual router's route sends traffic to its node {service.node}: the cleanup "
+            "Delete of the node would fail while the route names it, and the route's clients "
+            "would lose it; redesign that split first "
+            f"({RUNBOOK}, App Mesh features without a Service Connect equivalent)"
+        )
     if service.name in fleet.gateway_targets:
         service.problems.append(
             f"a gateway route targets {service.name}: move that ingress to a load balancer "

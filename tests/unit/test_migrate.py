@@ -181,6 +181,18 @@ _RAW_MESH = """
       MeshName: ecs-mesh
       VirtualServiceName: split.service.local
       Spec: {Provider: {VirtualRouter: {VirtualRouterName: split}}}
+  SplitRoute:
+    Type: AWS::AppMesh::Route
+    Properties:
+      MeshName: ecs-mesh
+      VirtualRouterName: split
+      RouteName: split
+      Spec:
+        HttpRoute:
+          Match: {Prefix: /}
+          Action:
+            WeightedTargets:
+              - {VirtualNode: ecsdemo-routed, Weight: 1}
   ToGated:
     Type: AWS::AppMesh::GatewayRoute
     Properties:
@@ -202,6 +214,7 @@ def test_what_no_order_makes_safe_is_a_blocker_with_its_reason(tmp_path: Path) -
         "tls-client": [],
         "router-client": [],
         "reader": [],
+        "routed": [],
     }
     directory = fleet_dir(tmp_path, graph, platform)
     for name, backend in (("tls-client", "legacy"), ("router-client", "split")):
@@ -234,6 +247,9 @@ def test_what_no_order_makes_safe_is_a_blocker_with_its_reason(tmp_path: Path) -
     )
     assert blocked[dns_name("router-client")].startswith(
         "its backend split.service.local is served by a virtual router"
+    )
+    assert blocked[dns_name("routed")].startswith(
+        "a virtual router's route sends traffic to its node ecsdemo-routed: the cleanup Delete"
     )
     assert blocked[dns_name("reader")] == (
         "Resources/NodeParameter/Properties/Value reads Reader.VirtualNodeArn, which the "
