@@ -173,6 +173,9 @@ class Editor:
             f"{text}\n" for text in [" " * indent + f"{key}:{rendered[0]}", *rendered[1:]]
         )
         if before is not None:
+            # Above the comment lines that describe the entry it goes before
+            while line > 0 and self._comment_at(line - 1) == indent:
+                line -= 1
             self._edits.append(_Edit(self._starts[line], self._starts[line], block))
             return
         end = self._block_end(line, indent)

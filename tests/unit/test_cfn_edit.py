@@ -112,6 +112,12 @@ def test_inserting_renders_block_yaml_with_short_form_intrinsics() -> None:
     }
 
 
+def test_insert_before_a_key_goes_above_that_keys_comment() -> None:
+    editor = Editor(loads(YAML, path="t.yaml"))
+    editor.insert(("Resources",), "Z", {"Type": "AWS::X::Y"}, before="B")
+    assert "\n\n  Z:\n    Type: AWS::X::Y\n  # Says what B is.\n  B:\n" in editor.text()
+
+
 def test_insert_before_a_key_and_replace_a_scalar() -> None:
     editor = Editor(loads(YAML, path="t.yaml"))
     editor.insert(("Resources", "A", "Properties"), "Mode", "ServiceConnect", before="Name")
