@@ -972,8 +972,15 @@ def table(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+# What an earlier plan wrote to the folder: replaced, so no stale step is left to deploy.
+_OWN_OUTPUT = re.compile(r"^\d{2,}-(switch|redeploy|unlist|unfilter|unimport)-.+$")
+
+
 def write(plan: Plan, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.iterdir():
+        if old.is_file() and (_OWN_OUTPUT.match(old.name) or old.name in ("plan.json", "plan.md")):
+            old.unlink()
     for output, text in plan.texts.items():
         Path(output).write_text(text, encoding="utf-8")
     (out / "plan.json").write_text(json.dumps(plan.to_json(), indent=2) + "\n", encoding="utf-8")

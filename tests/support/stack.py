@@ -33,6 +33,11 @@ What it models, each from CloudFormation's documented behaviour:
   ``[]`` and a removed ``ServiceConnectConfiguration`` as ``{"enabled": false}``: the API's
   documented ways to remove them (what CloudFormation's handler sends is not documented).
   A changed ``ServiceName`` or ``Cluster`` (a replacement) is not modelled.
+
+What an operator reads about the stack (``DescribeStacks``, ``DescribeStackEvents``,
+``GetTemplate``) is answered from it by the emulator while ``moto_cloudformation.playing`` is
+active: its operations (each with a status, a finish time and time-stamped events) and the text
+of the template last deployed with success (``deploy``'s ``body``).
 """
 
 from __future__ import annotations

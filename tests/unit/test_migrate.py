@@ -474,3 +474,18 @@ def test_a_backend_without_dns_keeps_its_clients_in_the_mesh(tmp_path: Path) -> 
         "registers its tasks in ApiCloudMapService (ServiceRegistries))"
     )
     assert blocked[dns_name("api")].startswith(f"its meshed client {dns_name('web')} stays")
+
+
+def test_a_new_plan_replaces_the_steps_of_an_earlier_one(tmp_path: Path) -> None:
+    directory = fleet_dir(tmp_path, {"crystal": [], "frontend": ["crystal"]})
+    run(tmp_path, str(directory))
+    out = tmp_path / "out"
+    (out / "notes.txt").write_text("mine")
+    assert len(list(out.glob("0*"))) == 3
+    run(tmp_path, str(directory / "platform.yaml"), str(directory / "crystal.yaml"))
+    assert sorted(p.name for p in out.iterdir()) == [
+        "01-switch-crystal.yaml",
+        "notes.txt",
+        "plan.json",
+        "plan.md",
+    ]
