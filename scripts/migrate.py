@@ -202,6 +202,8 @@ def _attribute_reads(template: Template, logical: str) -> list[tuple[Path_, str]
         if not isinstance(node, dict) or len(node) != 1:
             continue
         ((key, arg),) = node.items()
+        if key == "Fn::GetAtt" and isinstance(arg, str):
+            arg = arg.split(".", 1)  # the long form's string spelling
         if key == "Fn::GetAtt" and isinstance(arg, list) and arg and arg[0] == logical:
             found.append((path, str(arg[1]) if len(arg) > 1 else ""))
         elif key == "Fn::Sub":
@@ -454,10 +456,14 @@ def _check(fleet: Fleet, service: Service) -> None:
                 f"({RUNBOOK}, App Mesh features without a Service Connect equivalent)"
             )
     for ecs in template.resources_of_type(ECS_SERVICE):
-        definition = template.get(("Resources", ecs, "Properties")).get("TaskDefinition")
-        if definition == {"Fn::GetAtt": [logical, "TaskDefinitionArn"]}:
+        ecs_props = template.resources[ecs].get("Properties") or {}
+        definition = ecs_props.get("TaskDefinition")
+        if definition in (
+            {"Fn::GetAtt": [logical, "TaskDefinitionArn"]},
+            {"Fn::GetAtt": f"{logical}.TaskDefinitionArn"},  # the long form's string spelling
+        ):
             service.ecs_services.append(ecs)
-            if "ServiceConnectConfiguration" in template.get(("Resources", ecs, "Properties")):
+            if "ServiceConnectConfiguration" in ecs_props:
                 service.problems.append(
                     f"{ecs} already has a ServiceConnectConfiguration: switch it by hand"
                 )

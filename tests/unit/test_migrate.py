@@ -489,3 +489,23 @@ def test_a_new_plan_replaces_the_steps_of_an_earlier_one(tmp_path: Path) -> None
         "plan.json",
         "plan.md",
     ]
+
+
+def test_long_form_getatt_spelt_as_one_string_is_understood(tmp_path: Path) -> None:
+    """``Fn::GetAtt: Crystal.TaskDefinitionArn`` (a string) is the same as the list form."""
+    text = EXAMPLES.joinpath("crystal.yaml").read_text()
+    text = text.replace(
+        "TaskDefinition: !GetAtt Crystal.TaskDefinitionArn",
+        "TaskDefinition:\n        Fn::GetAtt: Crystal.TaskDefinitionArn",
+    ).replace(
+        "Resource: !GetAtt Crystal.VirtualNodeArn",
+        "Resource:\n              Fn::GetAtt: Crystal.VirtualNodeArn",
+    )
+    (tmp_path / "crystal.yaml").write_text(text)
+    code, plan, out = run(tmp_path, str(EXAMPLES / "platform.yaml"), str(tmp_path / "crystal.yaml"))
+    assert code == 0, plan["blockers"]
+    written = load(out / "01-switch-crystal.yaml")
+    assert "CrystalEnvoyPolicy" not in written.resources
+    assert "ServiceConnectConfiguration" in written.get(
+        ("Resources", "CrystalService", "Properties")
+    )
