@@ -636,3 +636,24 @@ def test_any_graph_in_an_allow_all_mesh_moves_with_every_backend_reachable(
     # At the end every call goes through Service Connect, and App Mesh holds nothing
     assert set(routes[-1].values()) <= {"service-connect"}
     assert mesh_nodes() == []
+
+
+def test_the_simulation_catches_a_wrong_order(make_fleet: Any, tmp_path: Path) -> None:
+    """The harness can fail: the chain's plan played backend first (ledger's switch moved to the
+    front) fails at that step: orders' node still lists ledger, whose cleanup Delete fails and
+    whose -sc tasks orders' Envoy no longer finds."""
+    graph = {"ledger": [], "orders": ["ledger"], "api": ["orders"], "web": ["api"]}
+    paths = dict(zip(graph, write_fleet(tmp_path / "fleet", graph)[1:], strict=True))
+    fleet = make_fleet(tmp_path / "fleet" / "platform.yaml", paths, graph, list(graph))
+    plan = run_plan(fleet, tmp_path / "plan")
+    ledger = next(s for s in plan["steps"] if Path(s["template"]).stem == "ledger")
+    wrong = {"steps": [ledger, *(s for s in plan["steps"] if s is not ledger)]}
+
+    with pytest.raises(AssertionError):
+        play(fleet, wrong)
+
+    [failed] = fleet.members["ledger"].stack.operations[-1].failed_cleanup
+    assert failed.logical_id == "Ledger"
+    assert "VIRTUAL_NODE: [ecsdemo-orders]" in failed.reason
+    routes = fleet.reach()
+    assert routes[("orders", "ledger")] is None
