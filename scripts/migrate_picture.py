@@ -79,6 +79,36 @@ def graph(plan: Plan) -> list[str]:
     return lines
 
 
+def services_table(plan: Plan) -> list[str]:
+    """What the plan read about each service: the graph's facts and what its switch removes."""
+    fleet = plan.fleet
+    lines = [
+        "| service | stack template | mode, mesh (egress) | backends | CloudMapAttributes | "
+        "ECS services | its switch removes | exports it removes (imported by) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, service in sorted(fleet.services.items()):
+        exports = []
+        for export in service.exports:
+            importers = sorted(
+                {f"`{Path(i.template.path).name}`" for i in fleet.imports if i.name == export}
+            )
+            exports.append(f"{export} ({', '.join(importers) or 'no importer'})")
+        mesh = (
+            f"{service.mode}, {service.mesh} ({service.egress or 'unknown'})"
+            if service.mesh
+            else service.mode
+        )
+        removes = [*(f"{p} (policy)" for p in service.policies), *service.outputs]
+        lines.append(
+            f"| {_cell(name)} | `{_cell(service.template.path)}` | {mesh} | "
+            f"{_cell(', '.join(service.backends) or '-')} | "
+            f"{'yes' if service.filtered else 'no'} | {', '.join(service.ecs_services) or '-'} | "
+            f"{_cell(', '.join(removes) or '-')} | {_cell('; '.join(exports) or '-')} |"
+        )
+    return lines
+
+
 def order(plan: Plan) -> list[str]:
     lines = ["```mermaid", "flowchart TD"]
     for step in plan.steps:
@@ -111,6 +141,8 @@ def markdown(plan: Plan) -> str:
         "meshed client that stays in App Mesh.",
         "",
         *graph(plan),
+        "",
+        *services_table(plan),
         "",
         "## The steps",
         "",

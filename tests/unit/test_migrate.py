@@ -509,3 +509,18 @@ def test_long_form_getatt_spelt_as_one_string_is_understood(tmp_path: Path) -> N
     assert "ServiceConnectConfiguration" in written.get(
         ("Resources", "CrystalService", "Properties")
     )
+
+
+def test_plan_md_lists_what_each_switch_removes_and_who_imports_it(tmp_path: Path) -> None:
+    directory = fleet_dir(tmp_path, {"crystal": [], "frontend": ["crystal"]})
+    frontend = directory / "frontend.yaml"
+    frontend.write_text(
+        frontend.read_text() + "  Imported:\n    Value: !ImportValue MeshCrystalVSARN\n"
+    )
+    run(tmp_path, str(directory))
+    picture = (tmp_path / "out" / "plan.md").read_text()
+    assert (
+        f"| {dns_name('crystal')} | `{directory / 'crystal.yaml'}` | AppMesh, ecs-mesh "
+        "(ALLOW_ALL) | - | yes | CrystalService | CrystalEnvoyPolicy (policy), "
+        "MeshCrystalVSARN, CrystalVirtualNodeArn | MeshCrystalVSARN (`frontend.yaml`) |"
+    ) in picture
