@@ -49,6 +49,14 @@ not say. Nothing is guessed. What it evaluates:
   parts' placeholders, when every part has one. Unsupported functions (``Fn::GetAZs``,
   ``Fn::Cidr``, ``Fn::Base64``, ``Fn::Transform``, ...): Unresolved naming the function.
 
+Also on a :class:`Template`: ``get(path)``, ``section("Outputs")``, ``resources``,
+``resources_of_type(type)``, ``name`` (the file's stem, the ``STACK`` of ``--parameter
+STACK.KEY=VALUE``). On a :class:`Resolver`: ``parameter(template, name)``, ``stack_name(template)``,
+``exports()`` (export name -> (template, output)), ``export_names(template)``,
+``cloud_map_names(template, node)``, ``namespace_name(template, node)``, ``notes``. The default
+names of a ``Custom::MeshedCrystal`` follow the function's rule (``appmesh_mode``'s ``_names`` and
+``service_connect``'s wiring; tests/unit/test_migrate.py holds them equal).
+
 :func:`cloudformation_strings` turns a resolved value into what a custom resource receives
 (every scalar a string); :func:`placeheld` puts each Unresolved's placeholder in its place (for a
 parser that needs a value of the right shape) and says which had none.
