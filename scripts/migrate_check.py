@@ -158,8 +158,13 @@ def check(out: Path, step: int, stacks: Sequence[str]) -> int:
         latest[before["template"]] = before
         if before["action"] in ("switch", "redeploy"):
             deployed[before["template"]] = True
-    cfn, ecs = boto3.client("cloudformation"), boto3.client("ecs")
     problems: list[str] = []
+    if latest:
+        try:
+            cfn, ecs = boto3.client("cloudformation"), boto3.client("ecs")
+        except BotoCoreError as error:
+            print(f"migrate --check: cannot read the account: {error}")
+            return 2
     for template, before in latest.items():
         name = _stack_name(template, names)
         try:

@@ -524,3 +524,21 @@ def test_plan_md_lists_what_each_switch_removes_and_who_imports_it(tmp_path: Pat
         "(ALLOW_ALL) | - | yes | CrystalService | CrystalEnvoyPolicy (policy), "
         "MeshCrystalVSARN, CrystalVirtualNodeArn | MeshCrystalVSARN (`frontend.yaml`) |"
     ) in picture
+
+
+def test_check_without_a_region_says_it_cannot_read_the_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    run(tmp_path, str(EXAMPLES / "platform.yaml"), str(EXAMPLES / "crystal.yaml"))
+    capsys.readouterr()
+    out = str(tmp_path / "out")
+    # Step 1 needs no read at all
+    assert migrate.main(["--check", out, "--step", "1"]) == 0
+    assert capsys.readouterr().out.startswith("step 1 may start: switch crystal with ")
+    assert migrate.main(["--check", out, "--step", "2"]) == 2
+    assert capsys.readouterr().out == (
+        "migrate --check: cannot read the account: You must specify a region.\n"
+    )
