@@ -37,6 +37,10 @@ REQUIRED_KEYS = (
     "LogicalResourceId",
     "ResourceType",
 )
+# The keys crhelper reads from any event to drive its polling (CrHelperPoll runs a poll function
+# instead of the work, CrHelperData becomes the attributes). CloudFormation never sends them:
+# they are dropped before crhelper sees the event, like any key it does not know (DESIGN §5.1).
+CRHELPER_KEYS = ("CrHelperPoll", "CrHelperData", "CrHelperRule", "CrHelperPermission")
 # CloudFormation rejects a response body over 4096 bytes; the Reason is what gets shortened.
 MAX_BODY_BYTES = 4096
 # Seconds before the Lambda's deadline at which a FAILED "timed out" is sent: room for the PUT.
@@ -162,6 +166,7 @@ class Resource(CfnResource):
         if problem is not None:
             self._reject(event, problem)
             return
+        event = {k: v for k, v in event.items() if k not in CRHELPER_KEYS}
         try:
             # crhelper's own steps: set up the request, run the function, shape the response.
             self._crhelper_init(event, context)  # type: ignore[attr-defined]
