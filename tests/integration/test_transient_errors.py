@@ -135,7 +135,7 @@ def test_server_errors_past_the_time_budget_fail_saying_so(
 
 # More failures in a row than the few attempts a suspected absence of App Mesh gets.
 MORE_THAN_SUSPECT = retry.SUSPECT_ATTEMPTS + 1
-CREATE_CONNECTIONS = {
+CREATE_CONNECTIONS: dict[str, tuple[str, str, Connection]] = {
     "ECS closed": ("ecs", "RegisterTaskDefinition", "closed"),
     "ECS refused": ("ecs", "DescribeTaskDefinition", "refused"),
     "Cloud Map closed": ("servicediscovery", "GetService", "closed"),
