@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import pytest
 from botocore.config import Config
-from meshed_crystal import actions, app
+from meshed_crystal import actions, app, retry
 from meshed_crystal.adapters import clients
 
 from tests.conftest import ENVOY_IMAGE
@@ -72,15 +72,17 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], actions.Provide
     """Installs a fresh Provider (no client built yet) with an AppMeshRetired setting, read
     from the environment as the deployed function reads it.
 
-    Its clients time out sooner than the deployed function's (connect 5 s, read 30 s), so
-    that an App Mesh that answers nothing costs a test seconds, not minutes; only App Mesh's
-    calls cross a socket here (the other services answer in process).
+    Its clients time out sooner than the deployed function's (connect 5 s, read 30 s), and
+    its backoff starts at 20 ms rather than 200 ms, so that an App Mesh that answers nothing
+    costs a test a second or two, not minutes; only App Mesh's calls cross a socket here (the
+    other services answer in process). The attempts are the deployed function's.
     """
 
     def install(setting: str) -> actions.Provider:
         monkeypatch.setattr(
             clients, "CONFIG", clients.CONFIG.merge(Config(connect_timeout=0.5, read_timeout=0.5))
         )
+        monkeypatch.setattr(retry, "BASE_DELAY", 0.02)
         monkeypatch.setenv("APPMESH_RETIRED", setting)
         fresh = actions.Provider(
             envoy_image=ENVOY_IMAGE,
