@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import botocore.exceptions
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from .errors import ConnectionFailedError, ThrottledError
@@ -63,6 +64,15 @@ def is_connection_failure(error: BaseException) -> bool:
     before the answer (``ConnectionClosedError``), a read timeout, any other failure of the
     HTTP exchange itself."""
     return isinstance(error, ConnectionError | HTTPClientError)
+
+
+# The names ``call`` reports a connection failure's retry with (its class): the hooks of
+# ``on_retry`` tell them from throttling codes (the metrics count them apart).
+CONNECTION_FAILURES = frozenset(
+    name
+    for name, value in vars(botocore.exceptions).items()
+    if isinstance(value, type) and issubclass(value, ConnectionError | HTTPClientError)
+)
 
 
 def is_throttle(error: Exception) -> bool:

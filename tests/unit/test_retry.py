@@ -285,3 +285,12 @@ def test_app_mesh_reads_every_connection_failure_as_unreachable(kind: str) -> No
     assert type(CONNECTION_FAILURES[kind]).__name__ in str(gone)
     assert "Mode: ServiceConnect" in str(gone)
     assert "throttl" not in str(gone)
+
+
+def test_the_names_a_connection_failure_is_reported_with() -> None:
+    # What ``call`` passes to the on_retry hooks (the metrics count these apart from throttling)
+    for error in CONNECTION_FAILURES.values():
+        assert type(error).__name__ in retry.CONNECTION_FAILURES
+    assert "ClientError" not in retry.CONNECTION_FAILURES
+    assert "NoCredentialsError" not in retry.CONNECTION_FAILURES
+    assert not retry.CONNECTION_FAILURES & retry.THROTTLING_CODES
