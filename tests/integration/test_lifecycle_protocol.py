@@ -158,6 +158,8 @@ CRHELPER_KEYS: dict[str, dict[str, Any]] = {
         "CrHelperRule": "arn:aws:events:us-east-1:123456789012:rule/Crystal",
         "CrHelperPermission": "CrystalABCDEFGH",
     },
+    # ...handled as any key CloudFormation does not send
+    "an unknown key": {"Data": {"Own": "1"}, "Own": "1"},
 }
 
 
