@@ -3,8 +3,8 @@ fake satisfy it). Apart from ``ports.py`` so that it leaves with the App Mesh mo
 
 Every method may raise ``AppMeshUnavailableError`` (App Mesh gone, DESIGN §9: a connection
 that keeps failing included) and ``TransientError`` (``ThrottledError``, or
-``ConnectionFailedError`` when the budget ran out first); the others are named per method. Described resources are boto3's shapes
-(the stubs' TypeDefs, for the type checker only).
+``ConnectionFailedError`` when the budget ran out first); the others are named per method.
+Described resources are boto3's shapes (the stubs' TypeDefs, for the type checker only).
 """
 
 from __future__ import annotations
