@@ -95,6 +95,20 @@ def is_throttle(error: Exception) -> bool:
     )
 
 
+def _is_throttling(error: Exception) -> bool:
+    """Throttling proper (a code of AWS's for it, 429, or ECS's concurrent registrations), as
+    against a server error: a Reason says "throttled" only of the first."""
+    if not isinstance(error, ClientError):
+        return False
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return (
+        error_code(error) in THROTTLING_CODES
+        or "Too many concurrent attempts" in message
+        or int(status) == 429
+    )
+
+
 def call(
     operation: str, fn: Callable[[], T], *, suspect: Callable[[Exception], bool] | None = None
 ) -> T:
@@ -118,11 +132,12 @@ def call(
             code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
             lost = is_connection_failure(error)
             if remaining() - delay <= 0:
-                what = (
-                    "lost its connection to AWS before an answer"
-                    if lost
-                    else "was throttled by AWS"
-                )
+                if lost:
+                    what = "lost its connection to AWS before an answer"
+                elif _is_throttling(error):
+                    what = "was throttled by AWS"
+                else:  # a 5xx: the service failed, it did not throttle
+                    what = "kept failing with a server error from AWS"
                 failure = ConnectionFailedError if lost else ThrottledError
                 raise failure(
                     f"{operation} {what} ({code}) {attempt} times and the time budget ran out; "

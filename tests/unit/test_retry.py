@@ -294,3 +294,24 @@ def test_the_names_a_connection_failure_is_reported_with() -> None:
     assert "ClientError" not in retry.CONNECTION_FAILURES
     assert "NoCredentialsError" not in retry.CONNECTION_FAILURES
     assert not retry.CONNECTION_FAILURES & retry.THROTTLING_CODES
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "said"),
+    [
+        ("ServiceUnavailableException", 503, "kept failing with a server error from AWS"),
+        ("InternalFailure", 500, "kept failing with a server error from AWS"),
+        ("SomethingElse", 429, "was throttled by AWS"),
+        ("ClientException", 400, "was throttled by AWS"),  # ECS: "Too many concurrent attempts"
+    ],
+)
+def test_a_server_error_past_the_budget_is_not_called_throttling(
+    waits: Waits, monkeypatch: pytest.MonkeyPatch, code: str, status: int, said: str
+) -> None:
+    monkeypatch.setattr(retry, "remaining", lambda: 0.0)
+    error = client_error(code, status=status)
+    if code == "ClientException":
+        error.response["Error"]["Message"] = "Too many concurrent attempts to create a new revision"
+    with pytest.raises(ThrottledError) as raised:
+        retry.call("DescribeThings", failing([error]))
+    assert str(raised.value).startswith(f"DescribeThings {said} ({code}) 1 times")
