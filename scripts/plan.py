@@ -199,6 +199,7 @@ def _app_mesh(
 ) -> Planned:
     # The function's own decision (AppMeshMode.plan, which calls taskdef.derive and
     # mesh_spec), given what its reads would have found for a new resource.
+    from meshed_crystal.actions import check_answer_fits
     from meshed_crystal.identity import Revision
     from meshed_crystal.modes.appmesh.identity import mesh_arn
     from meshed_crystal.modes.appmesh.mode import Found, names_of
@@ -222,7 +223,7 @@ def _app_mesh(
         service_tags=None,
     )
     decided = mode.plan(request, props, found)
-    mode.check_response_size(request, decided)
+    check_answer_fits(request, mode, decided)
     revision = Revision(str(decided.task_definition["family"]), 1, decided.digest)
     attributes = mode.data(request, decided, revision)
     placeholders = _revision_placeholders()
@@ -258,6 +259,7 @@ def _service_connect(
     raw: Any, props: Any, base: dict[str, Any], namespace_name: str, service: str, options: Options
 ) -> Planned:
     # What ServiceConnectMode reads from AWS (the namespace) is given or a placeholder here.
+    from meshed_crystal.actions import check_answer_fits
     from meshed_crystal.adapters.cloudmap import Namespace
     from meshed_crystal.identity import Revision
     from meshed_crystal.modes.service_connect import mode as sc
@@ -281,13 +283,13 @@ def _service_connect(
         placeholders["NamespaceArn"] = "the namespace's id (Cloud Map)"
     request = _request(raw, options)
     # The function's own decision, given what its reads would have found for a new resource.
-    decided = _mode("ServiceConnect", options).plan(
-        request, props, sc.Found(namespace, service, base, {})
-    )
+    mode = _mode("ServiceConnect", options)
+    decided = mode.plan(request, props, sc.Found(namespace, service, base, {}))
     wiring, content = decided.wiring, decided.task_definition
     if "NamespaceName" in placeholders and wiring.dns_name.endswith(namespace.name):
         for key in ("ClientAliasDnsName", "Endpoint", "VirtualServiceName"):
             placeholders[key] = "the namespace's name (Cloud Map)"
+    check_answer_fits(request, mode, decided)
     revision = Revision(str(content["family"]), 1, decided.digest)
     attributes = sc.attributes(request, decided, revision)
     if not options.account_given:

@@ -106,6 +106,8 @@ class NothingElse:
 
 
 class TaskOnly:
+    shorten = "Family (or the application's family)"
+
     def __init__(self, adapters: Adapters) -> None:
         self.ecs = adapters.get("ecs", Ecs)
         self.tagging = adapters.get("tagging", Tagging)

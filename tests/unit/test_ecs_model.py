@@ -1,4 +1,4 @@
-"""Task definitions between CloudFormation's shape and the ECS API (meshed_crystal.ecs_model)."""
+"""Task definitions between CloudFormation's shape and the ECS API (meshed_crystal.ecs.model)."""
 
 from __future__ import annotations
 
