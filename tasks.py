@@ -3,6 +3,7 @@
 
     python3 tasks.py local [EVENT.json ...]   run the resource locally (no AWS account)
     python3 tasks.py test                     linters, type checks and the whole test suite
+                                              (with a python3.13 for `sam build`: PATH or pyenv)
     python3 tasks.py test --quick             linters, type checks and the pure tests (seconds)
     python3 tasks.py bench                    benchmarks (figures, not pass/fail)
     python3 tasks.py mutate [MODULE ...]      mutation score of the lifecycle modules (figures,
@@ -48,12 +49,13 @@ def ensure_venv() -> None:
     STAMP.write_text(_digest())
 
 
-def run(*command: str) -> int:
+def run(*command: str, env: dict[str, str] | None = None) -> int:
     print("$", " ".join(command), flush=True)
+    base = os.environ if env is None else env
     return subprocess.run(
         command,
         cwd=REPO,
-        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
+        env={**base, "PATH": f"{BIN}{os.pathsep}{base.get('PATH', '')}"},
     ).returncode
 
 
@@ -73,7 +75,55 @@ def test(args: list[str]) -> int:
         code = run(str(BIN / step[0]), *step[1:])
         if code:
             return code
-    return run(str(PYTHON), "-m", "pytest", *(QUICK_TESTS if quick else ()), *args)
+    if quick:
+        return run(str(PYTHON), "-m", "pytest", *QUICK_TESTS, *args)
+    env, said = with_python313(dict(os.environ))
+    print(said, flush=True)
+    return run(str(PYTHON), "-m", "pytest", *args, env=env)
+
+
+# `sam build` of the python3.13 runtime (tests/integration/test_template.py) needs a python3.13
+# that runs. With pyenv, a shim alone is not enough: it fails unless a 3.13 is selected, so one
+# installed in pyenv is added to PYENV_VERSION (after the version in use, which stays first).
+def _python313_runs(env: dict[str, str]) -> bool:
+    try:
+        probe = subprocess.run(
+            ["python3.13", "--version"], capture_output=True, text=True, env=env, check=False
+        )
+    except OSError:
+        return False
+    return probe.returncode == 0 and probe.stdout.startswith("Python 3.13")
+
+
+def _pyenv(env: dict[str, str], *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["pyenv", *args], capture_output=True, text=True, env=env, check=False
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def with_python313(env: dict[str, str]) -> tuple[dict[str, str], str]:
+    """``env`` in which ``python3.13`` runs (if one can be found), and a line that says which."""
+    if _python313_runs(env):
+        return env, "python3.13: on PATH (the sam build test runs)"
+    versions = _pyenv(env, "versions", "--bare")
+    found = [v for v in (versions or "").split() if v.startswith("3.13") and v[4:5] in ("", ".")]
+    if found:
+        chosen = max(found, key=lambda v: [int(p) for p in v.split(".") if p.isdigit()])
+        current = env.get("PYENV_VERSION") or _pyenv(env, "version-name") or "system"
+        selected = {**env, "PYENV_VERSION": f"{current}:{chosen}"}
+        if _python313_runs(selected):
+            return selected, (
+                f"python3.13: pyenv's {chosen}, selected with "
+                f"PYENV_VERSION={selected['PYENV_VERSION']} (the sam build test runs)"
+            )
+    return env, (
+        "python3.13: none found (not on PATH, none installed in pyenv): the sam build test "
+        "will skip; install one (e.g. `pyenv install 3.13`) to run it"
+    )
 
 
 def bench(args: list[str]) -> int:
