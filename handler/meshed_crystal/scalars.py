@@ -141,6 +141,12 @@ def suggestion(given: str, candidates: Sequence[str], *, ignore_case: bool = Fal
 
     # In lower case, "networkmode" is as close to "NetworkMode" as "NetworkMode" is.
     by_form = {(c.lower() if ignore_case else c): c for c in candidates}
+    # A name cut short ("Mesh", "CloudMap") most likely meant the first name it begins, in the
+    # candidates' (documented) order: MeshName before MeshArn, although difflib finds the shorter
+    # MeshArn closer.
+    started = [c for c in candidates if len(given) >= 3 and c.lower().startswith(given.lower())]
+    if started:
+        return f" (did you mean {started[0]}?)"
     close = difflib.get_close_matches(given.lower() if ignore_case else given, list(by_form), n=1)
     return f" (did you mean {by_form[close[0]]}?)" if close else ""
 
