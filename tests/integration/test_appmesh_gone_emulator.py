@@ -17,6 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import (
     ClientError,
+    ConnectionClosedError,
     DataNotFoundError,
     EndpointConnectionError,
     UnknownServiceError,
@@ -104,6 +105,30 @@ def test_refused_connections_raise_endpoint_connection_error_at_once(
         assert aws_state.node_names() == []
 
     appmesh_gone.off()
+    assert describe_mesh(client) == MESH
+
+
+def test_reset_connections_raise_connection_closed_error_and_run_nothing(
+    platform: Platform, appmesh_gone: AppMeshGone
+) -> None:
+    client = appmesh()
+    appmesh_gone.reset_connections(times=2)
+    with pytest.raises(ConnectionClosedError) as caught:
+        client.create_virtual_node(
+            meshName=MESH,
+            virtualNodeName="reset",
+            spec={"listeners": [{"portMapping": {"port": 80, "protocol": "http"}}]},
+        )
+    assert not isinstance(caught.value, ClientError)
+    assert str(caught.value).startswith("Connection was closed before we received a valid")
+    with pytest.raises(ConnectionClosedError):
+        client.list_meshes()
+    # Both reached the endpoint, neither the emulator; then (times=2) App Mesh answers again
+    assert appmesh_gone.answered == [
+        Answered("CreateVirtualNode", 0, forwarded=False),
+        Answered("ListMeshes", 0, forwarded=False),
+    ]
+    assert aws_state.node_names() == []
     assert describe_mesh(client) == MESH
 
 

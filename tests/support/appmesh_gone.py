@@ -26,6 +26,10 @@ The switches (each replaces the one before; :meth:`AppMeshGone.off` turns all of
 * :meth:`~AppMeshGone.refuse_connections`: nothing listens on the port (a socket keeps it bound,
   not listening): every connection is refused at once and botocore raises
   ``EndpointConnectionError`` (a ``BotoCoreError``, not a ``ClientError``).
+* :meth:`~AppMeshGone.reset_connections`: the endpoint accepts each connection, reads the
+  request and resets the connection (TCP RST) without answering, as a load balancer whose targets
+  are gone may: botocore raises ``ConnectionClosedError`` (urllib3's ``ProtocolError``:
+  connection reset by peer). The request never reaches the emulator.
 * :meth:`~AppMeshGone.answer_status`: every call answers an HTTP status without an App Mesh
   error code: an HTML page as a load balancer or CDN sends (or any body), no
   ``x-amzn-ErrorType`` header. botocore's rest-json parser then derives the error code from the
@@ -74,6 +78,7 @@ import json
 import os
 import re
 import socket
+import struct
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -204,6 +209,8 @@ class _Request:
 # -- what the endpoint answers ----------------------------------------------------------------
 
 _Reply = tuple[int, list[tuple[str, str]], bytes]
+# A reply whose status is this one is no answer: the connection is reset instead.
+_RESET: Final = 0
 
 
 @dataclass
@@ -261,6 +268,11 @@ class _Handler(BaseHTTPRequestHandler):
             params,
         )
         status, headers, payload = self.server.gone._answer(request)
+        if status == _RESET:
+            # SO_LINGER on with a zero timeout: close() sends RST instead of FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
         # One request per connection (as after a load balancer's error page): a client never
         # reuses a connection across a switch, so refused connections are refused at once.
         self.close_connection = True
@@ -352,6 +364,10 @@ class AppMeshGone:
         """Nothing listens on the App Mesh endpoint: connections are refused."""
         self.off()
         self._refuse()
+
+    def reset_connections(self, *, times: int | None = None) -> None:
+        """Every App Mesh call (the next ``times``) has its connection reset, unanswered."""
+        self._set(lambda _request: (_RESET, [], b""), times)
 
     def answer_status(
         self,
