@@ -24,11 +24,13 @@ accepts at that path. ``!Ref AWS::NoValue`` removes the property, as CloudFormat
 candidate fits, the checks that depend on that value are skipped rather than guessed: nothing more
 is reported for that resource. So a finding is only ever about what the template itself writes.
 
-Every mistake, not only the first. ``parse_properties`` stops at the first rule broken; the rule
-reports it, then neutralises the offending value (an unknown property is dropped; a wrong value
+Every mistake, not only the first. ``parse_properties`` reports every mistake it can see at once,
+but a mistake can hide others (a misspelt ``Mode`` decides which rules apply); so the rule reports
+the first, then neutralises the offending value (an unknown property is dropped; a wrong value
 is dropped, or replaced by a placeholder where the property is required) and parses again, until
 the properties pass. A property required only because its misspelt twin was dropped is not
-reported a second time.
+reported a second time. The rule reads the structured mistake (``errors.Mistake``: path, rule,
+the suggested name, the allowed choices), never the message text.
 
 The handler's code is imported from ``../handler`` relative to this file: run cfn-lint from an
 environment with the function's requirements (the project's ``.venv``), e.g.
@@ -240,26 +242,32 @@ def check_properties(properties: Any) -> list[tuple[PropertyPath, str]]:
                     return findings  # nothing fits: the checks that depend on it are skipped
                 settled[owner] = (candidates, index + 1)
                 continue
-            findings.append((path, error.rule if error.path else str(error)))
-            suggested = re.search(r"\(did you mean ([A-Za-z]+)\?\)", error.rule)
-            if suggested and len(path) == 1:
-                misspelt.add(suggested[1])
-            settled[path] = ([*_choices(error.rule), _DELETE, *_candidates(len(settled))], 0)
+            mistake = error.mistake
+            findings.append((path, mistake.rule if mistake.path else str(error)))
+            if mistake.suggestion and len(path) == 1:
+                misspelt.add(mistake.suggestion)
+            choices = _choices(trial, path, mistake.choices)
+            settled[path] = ([*choices, _DELETE, *_candidates(len(settled))], 0)
         else:
             return findings
     return findings
 
 
-def _choices(rule: str) -> list[str]:
+def _choices(trial: Any, path: PropertyPath, choices: tuple[str, ...]) -> list[str]:
     """For a value that is not one of a list: the choices, the closest first (a misspelt
     ``Mode`` most likely meant the closest one, and the checks after it depend on which)."""
+    if not choices:
+        return []
     import difflib
 
-    listed = re.search(r"^'(?P<given>.*)' is not one of (?P<choices>[A-Za-z0-9, ]+)$", rule)
-    if listed is None:
-        return []
-    choices = [c.strip() for c in listed["choices"].split(",")]
-    close = difflib.get_close_matches(listed["given"], choices, n=len(choices), cutoff=0)
+    given = trial
+    for key in path:
+        try:
+            given = given[key]
+        except (KeyError, IndexError, TypeError):
+            given = None
+            break
+    close = difflib.get_close_matches(str(given), list(choices), n=len(choices), cutoff=0)
     return [*close, *(c for c in choices if c not in close)]
 
 

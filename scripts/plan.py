@@ -256,7 +256,6 @@ def _service_connect(
     # Only service_connect's pure functions: what ServiceConnectMode reads from AWS (the
     # namespace) is given or a placeholder here.
     from meshed_crystal import service_connect as sc
-    from meshed_crystal import taskdef
     from meshed_crystal.adapters.cloudmap import Namespace
     from meshed_crystal.identity import Revision
 
@@ -268,32 +267,16 @@ def _service_connect(
     )
     if settings.namespace is not None and settings.namespace_is_id:
         given = str(raw["ServiceConnect"]["Namespace"])
-        namespace = Namespace(settings.namespace, given, f"<name of {settings.namespace}>")
+        # A name ECS's alias rule takes, so the default alias can be shown (marked below).
+        unknown_name = f"name-of-{settings.namespace}".lower()
+        namespace = Namespace(settings.namespace, given, unknown_name)
         placeholders["NamespaceName"] = "the name of the namespace the ARN names (Cloud Map)"
     else:
         name = settings.namespace if settings.namespace is not None else namespace_name
         namespace = Namespace(PLACEHOLDER_NAMESPACE_ID, namespace_arn_placeholder, name)
         placeholders["NamespaceArn"] = "the namespace's id (Cloud Map)"
-    unmeshed = sc.unmeshed(base)
-    port, protocol = sc.served_port(unmeshed, props)
-    app = taskdef.app_container(unmeshed, props)
-    dns_name = (
-        settings.client_alias_dns_name
-        or props.virtual_service_name
-        or f"{service}.{namespace.name}"
-    )
-    wiring = sc.Wiring(
-        served=port,
-        port_name=settings.port_name
-        or sc.default_name(f"{app.get('name')}-{port}", "ServiceConnect.PortName"),
-        app_protocol=sc.APP_PROTOCOLS[protocol] or "",
-        discovery_name=settings.discovery_name
-        or sc.default_name(f"{service}-sc", "ServiceConnect.DiscoveryName"),
-        dns_name=dns_name,
-        port=settings.client_alias_port or port,
-        namespace=namespace,
-    )
-    if "<name of" in dns_name:
+    wiring = sc.wiring_of(props, base, namespace, service)
+    if "NamespaceName" in placeholders and wiring.dns_name.endswith(namespace.name):
         for key in ("ClientAliasDnsName", "Endpoint", "VirtualServiceName"):
             placeholders[key] = "the namespace's name (Cloud Map)"
     me = sc.ServiceConnectId.of(

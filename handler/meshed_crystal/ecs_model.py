@@ -21,13 +21,13 @@ import copy
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, cast
 
 from .errors import Collector, PropertyError, excerpt
-from .scalars import as_bool, suggestion
+from .rules import INTEGER_TEXT as _INTEGER_TEXT
+from .scalars import as_bool, closest, suggestion
 from .shapes import pruned
 
 if TYPE_CHECKING:
@@ -56,9 +56,6 @@ _INTEGER_BOUNDS: Final[Mapping[str, tuple[int, int]]] = {
     "integer": (-(2**31), 2**31 - 1),
     "long": (-(2**63), 2**63 - 1),
 }
-
-# int() alone would also take " 7", "1_000" and non-ASCII digits, which ECS would not.
-_INTEGER_TEXT: Final = re.compile(r"[+-]?[0-9]+", re.ASCII)
 
 
 # --- the model --------------------------------------------------------------------------------
@@ -218,9 +215,9 @@ def _member_for(key: Any, shape: Shape, path: str, dialect: _Dialect) -> str:
         # Copied from a described task definition (or from CloudFormation's return values).
         raise PropertyError(path, "is read-only: ECS sets it when it registers a revision")
     if member is None:
-        raise PropertyError(
-            path, f"unknown property{suggestion(key, _spellings(shape, dialect), ignore_case=True)}"
-        )
+        meant = closest(key, _spellings(shape, dialect), ignore_case=True)
+        hint = f" (did you mean {meant}?)" if meant else ""
+        raise PropertyError(path, f"unknown property{hint}", suggestion=meant)
     return member
 
 
@@ -323,7 +320,11 @@ def _check_enum(value: str, shape: Shape, path: str) -> None:
     allowed: list[str] = shape.metadata.get("enum", [])
     if allowed and value not in allowed:
         hint = suggestion(value, allowed, ignore_case=True)
-        raise PropertyError(path, f"{_show(value)} is not one of {', '.join(allowed)}{hint}")
+        raise PropertyError(
+            path,
+            f"{_show(value)} is not one of {', '.join(allowed)}{hint}",
+            choices=tuple(allowed),
+        )
 
 
 def _check_length(value: str, shape: Shape, path: str) -> None:

@@ -44,6 +44,38 @@ def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+class Mistake(tuple[str, str]):
+    """One mistake: ``(path, rule)``, plus what a tool needs besides the message.
+
+    ``suggestion`` is the value the author most likely meant (the known property name closest to
+    an unknown one), ``choices`` the values a property takes. The lint rules read these instead
+    of parsing the message. A Mistake equals the plain ``(path, rule)`` tuple.
+    """
+
+    suggestion: str | None
+    choices: tuple[str, ...]
+
+    def __new__(
+        cls,
+        path: str,
+        rule: str,
+        suggestion: str | None = None,
+        choices: tuple[str, ...] = (),
+    ) -> Mistake:
+        mistake = super().__new__(cls, (path, rule))
+        mistake.suggestion = suggestion
+        mistake.choices = choices
+        return mistake
+
+    @property
+    def path(self) -> str:
+        return self[0]
+
+    @property
+    def rule(self) -> str:
+        return self[1]
+
+
 def format_mistakes(errors: list[tuple[str, str]], limit: int = MAX_REASON_CHARS) -> str:
     """``path: rule`` for each mistake, as many as fit in ``limit`` characters."""
     lines = [f"{path}: {rule}" if path else rule for path, rule in errors]
@@ -67,11 +99,21 @@ class PropertyError(MeshedCrystalError):
     """
 
     def __init__(
-        self, path: str, rule: str, *, errors: list[tuple[str, str]] | None = None
+        self,
+        path: str,
+        rule: str,
+        *,
+        errors: list[tuple[str, str]] | None = None,
+        suggestion: str | None = None,
+        choices: tuple[str, ...] = (),
     ) -> None:
-        self.errors: list[tuple[str, str]] = list(errors) if errors else [(path, rule)]
-        self.path, self.rule = self.errors[0]
-        super().__init__(format_mistakes(self.errors))
+        self.errors: list[Mistake] = [
+            e if isinstance(e, Mistake) else Mistake(*e)
+            for e in (errors or [Mistake(path, rule, suggestion, choices)])
+        ]
+        self.mistake = self.errors[0]
+        self.path, self.rule = self.mistake
+        super().__init__(format_mistakes(list(self.errors)))
 
     @classmethod
     def of(cls, errors: list[tuple[str, str]]) -> PropertyError:
@@ -83,7 +125,7 @@ class Collector:
     """Runs readers and checks, gathering every PropertyError instead of stopping at the first."""
 
     def __init__(self) -> None:
-        self.errors: list[tuple[str, str]] = []
+        self.errors: list[Mistake] = []
 
     def run(self, step: Callable[[], Any], default: Any) -> Any:
         """``step()``, or ``default`` when it raised PropertyError (whose mistakes are kept)."""
@@ -94,11 +136,11 @@ class Collector:
             return default
 
     def add(self, path: str, rule: str) -> None:
-        self.errors.append((path, rule))
+        self.errors.append(Mistake(path, rule))
 
     def raise_any(self) -> None:
         if self.errors:
-            raise PropertyError.of(self.errors)
+            raise PropertyError.of(list(self.errors))
 
 
 class MissingResourceError(MeshedCrystalError):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any, NamedTuple
 
-from . import ecs_model
+from . import ecs_model, rules
 from .errors import Collector, PropertyError, excerpt
 from .scalars import (
     as_bool,
@@ -104,10 +104,6 @@ _TASK_DEFINITION_ARN = re.compile(
 )
 _TASK_DEFINITION_REF = re.compile(r"^[A-Za-z0-9_-]{1,255}(:\d+)?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# ECS's rule for a port mapping's name and a Service Connect discovery name.
-_PORT_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
-_DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
-_DNS_NAME = re.compile(rf"^(?=.{{1,127}}$){_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _NAMESPACE_ARN = re.compile(
     r"^arn:aws[a-z-]*:servicediscovery:[a-z0-9-]+:\d{12}:namespace/(?P<id>ns-[A-Za-z0-9]+)$"
 )
@@ -136,8 +132,8 @@ class Listener(NamedTuple):
 
 class ProxySettings(NamedTuple):
     app_ports: tuple[int, ...] | None = None  # None: the listener ports
-    ingress_port: int = 15000
-    egress_port: int = 15001
+    ingress_port: int = rules.PROXY_INGRESS_PORT
+    egress_port: int = rules.PROXY_EGRESS_PORT
     egress_ignored_ips: tuple[str, ...] = ("169.254.170.2", "169.254.169.254")
     egress_ignored_ports: tuple[int, ...] = ()
     ignored_uid: int = 1337
@@ -260,17 +256,9 @@ def parse_properties(raw: Any) -> Properties:
     return properties
 
 
-# ECS's rule for a container name (RegisterTaskDefinition's ContainerDefinition.name).
-_CONTAINER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-
-
 def _container_name(value: Any, path: str) -> str:
     text = as_str(value, path)
-    if not _CONTAINER_NAME.match(text):
-        fail(
-            path,
-            f"{quote(text)} is not a container name (ECS: 1-255 letters, digits, '_' and '-')",
-        )
+    rules.check_container_name(text, path)
     return text
 
 
@@ -303,8 +291,7 @@ def _client_alias(item: Mapping[str, Any], path: str) -> tuple[str | None, int |
         alias = as_object(item["ClientAlias"], alias_path, ["DnsName", "Port"])
         if alias.get("DnsName") is not None:
             dns_name = as_str(alias["DnsName"], join(alias_path, "DnsName"))
-            if not _DNS_NAME.match(dns_name):
-                fail(join(alias_path, "DnsName"), f"{quote(dns_name)} is not a DNS name (1-127)")
+            rules.check_client_alias(dns_name, join(alias_path, "DnsName"))
         if alias.get("Port") is not None:
             alias_port = as_port(alias["Port"], join(alias_path, "Port"))
     return dns_name, alias_port
@@ -328,12 +315,7 @@ def _namespace(item: Mapping[str, Any], path: str) -> tuple[str | None, bool]:
 
 def _port_name(value: Any, path: str) -> str:
     text = as_str(value, path)
-    if not _PORT_NAME.match(text):
-        fail(
-            path,
-            f"{quote(text)} is not a valid name (ECS: 1-64 lowercase letters, digits, '_' and "
-            "'-', not starting with '-')",
-        )
+    rules.check_port_name(text, path)
     return text
 
 
@@ -650,6 +632,7 @@ def _proxy(value: Any, path: str) -> ProxySettings:
     app_ports = found.run(lambda: ports("AppPorts"), None)
     if app_ports == ():
         found.add(join(path, "AppPorts"), "must hold at least one port")
+    found.run(lambda: rules.check_multiport(app_ports or (), join(path, "AppPorts")), None)
     ignored_ips = defaults.egress_ignored_ips
     if item.get("EgressIgnoredIPs") is not None:
         key = join(path, "EgressIgnoredIPs")
@@ -671,14 +654,8 @@ def _proxy(value: Any, path: str) -> ProxySettings:
     if ingress == egress:
         found.add(join(path, "ProxyEgressPort"), f"{quote(egress)} is also the ProxyIngressPort")
     ignored_ports = found.run(lambda: ports("EgressIgnoredPorts"), None) or ()
-    if len(ignored_ports) > MAX_EGRESS_IGNORED_PORTS:
-        found.add(
-            join(path, "EgressIgnoredPorts"),
-            f"has {len(ignored_ports)} ports, more than the {MAX_EGRESS_IGNORED_PORTS} the App "
-            "Mesh CNI plugin applies (one iptables multiport rule; aws/amazon-vpc-cni-plugins, "
-            "plugins/aws-appmesh)",
-        )
-    missing = [a for a in METADATA_ADDRESSES if not _covered(a, ignored_ips)]
+    found.run(lambda: rules.check_multiport(ignored_ports, join(path, "EgressIgnoredPorts")), None)
+    missing = [a for a in rules.METADATA_ADDRESSES if not _covered(a, ignored_ips)]
     if missing and all(ignored_ips):  # an address that failed to parse is reported already
         found.add(
             join(path, "EgressIgnoredIPs"),
@@ -720,12 +697,6 @@ def _proxy(value: Any, path: str) -> ProxySettings:
         ignored_uid=uid,
         ignored_gid=gid,
     )
-
-
-# The task metadata/credentials endpoint and the instance metadata service (see _proxy).
-METADATA_ADDRESSES = ("169.254.170.2", "169.254.169.254")
-# The App Mesh CNI plugin puts the ignored ports in one iptables multiport match (at most 15).
-MAX_EGRESS_IGNORED_PORTS = 15
 
 
 def _covered(address: str, networks: tuple[str, ...]) -> bool:
@@ -836,21 +807,11 @@ def _envoy(value: Any, path: str) -> EnvoySettings:
 # (RegisterTaskDefinition's documentation); ECS's integers are Java's.
 _MAX_CPU = 196608
 _MAX_INT = 2**31 - 1
-# ECS's rule for an image reference (ContainerDefinition.image): up to 255 letters, digits, '-',
-# '_', ':', '.', '/', '#'; with a digest, the 255 apply before the '@' and the digest is
-# sha256:<64 hex digits>.
-_IMAGE = re.compile(r"^[A-Za-z0-9_:./#-]{1,255}$")
-_IMAGE_DIGEST = re.compile(r"^[A-Za-z0-9_:./#-]{1,255}@sha256:[A-Fa-f0-9]{64}$")
 
 
 def _image(value: Any, path: str) -> str:
     text = as_str(value, path)
-    if not (_IMAGE.match(text) or _IMAGE_DIGEST.match(text)):
-        fail(
-            path,
-            f"{quote(text)} is not an image reference ECS takes (up to 255 letters, digits, "
-            "'-', '_', ':', '.', '/', '#'; or <repository>@sha256:<64 hex digits>)",
-        )
+    rules.check_image(text, path)
     return text
 
 

@@ -7,22 +7,22 @@ reader here accepts both and raises :class:`PropertyError` naming the path and t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any, NoReturn
 
-from .errors import Collector, PropertyError, excerpt
+from .errors import Collector, Mistake, PropertyError, excerpt
+from .rules import INTEGER_TEXT as _INTEGER
 
-# An integer as CloudFormation sends it; ASCII digits only (str.isdigit() also takes "²").
-_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 # No bound this resource checks needs more digits; a longer number is out of range, and is never
 # handed to int() (which refuses more than 4300 digits).
 _MAX_DIGITS = 20
 
 
-def fail(path: str, rule: str) -> NoReturn:
-    raise PropertyError(path, rule)
+def fail(
+    path: str, rule: str, *, suggestion: str | None = None, choices: tuple[str, ...] = ()
+) -> NoReturn:
+    raise PropertyError(path, rule, suggestion=suggestion, choices=choices)
 
 
 def type_name(value: Any) -> str:
@@ -102,7 +102,7 @@ def as_enum(value: Any, path: str, allowed: Iterable[str]) -> str:
     choices = list(allowed)
     text = as_str(value, path)
     if text.lower() not in {c.lower() for c in choices}:
-        fail(path, f"{quote(text)} is not one of {', '.join(choices)}")
+        fail(path, f"{quote(text)} is not one of {', '.join(choices)}", choices=tuple(choices))
     return next(c for c in choices if c.lower() == text.lower())
 
 
@@ -126,17 +126,18 @@ def as_object(value: Any, path: str, allowed: Iterable[str] = ()) -> Mapping[str
 
 def check_keys(value: Mapping[str, Any], allowed: list[str], path: str) -> None:
     """Every unknown key, each named (with the closest known one)."""
-    unknown = [
-        (join(path, str(key)), f"unknown property{suggestion(str(key)[:100], allowed)}")
-        for key in value
-        if key not in allowed
-    ]
+    unknown: list[tuple[str, str]] = []
+    for key in value:
+        if key not in allowed:
+            meant = closest(str(key)[:100], allowed)
+            hint = f" (did you mean {meant}?)" if meant else ""
+            unknown.append(Mistake(join(path, str(key)), f"unknown property{hint}", meant))
     if unknown:
         raise PropertyError.of(unknown)
 
 
-def suggestion(given: str, candidates: Sequence[str], *, ignore_case: bool = False) -> str:
-    """`` (did you mean X?)`` for the closest candidate, or nothing."""
+def closest(given: str, candidates: Sequence[str], *, ignore_case: bool = False) -> str | None:
+    """The candidate closest to ``given``, if any is close."""
     import difflib  # only on this error path: ~1.4 ms of every cold start otherwise
 
     # In lower case, "networkmode" is as close to "NetworkMode" as "NetworkMode" is.
@@ -148,7 +149,13 @@ def suggestion(given: str, candidates: Sequence[str], *, ignore_case: bool = Fal
     if started:
         return f" (did you mean {started[0]}?)"
     close = difflib.get_close_matches(given.lower() if ignore_case else given, list(by_form), n=1)
-    return f" (did you mean {by_form[close[0]]}?)" if close else ""
+    return by_form[close[0]] if close else None
+
+
+def suggestion(given: str, candidates: Sequence[str], *, ignore_case: bool = False) -> str:
+    """`` (did you mean X?)`` for the closest candidate, or nothing."""
+    meant = closest(given, candidates, ignore_case=ignore_case)
+    return f" (did you mean {meant}?)" if meant else ""
 
 
 def as_string_map(value: Any, path: str) -> dict[str, str]:

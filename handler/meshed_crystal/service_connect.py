@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any, NamedTuple
 
-from . import ecs_model, parallel, taskdef
+from . import ecs_model, parallel, rules, taskdef
 from .adapters.cloudmap import CloudMap, Namespace
 from .adapters.ecs import Ecs
 from .adapters.tagging import Tagging
-from .errors import PropertyError
+from .errors import PropertyError, excerpt
 from .identity import PREFIX, Revision, tag_value
 from .mode import Chosen, Request, Result, Undo, ecs_tags, read_base, revisions_in_ecs
 from .properties import APPMESH_ONLY, Properties, check_mesh_region, user_properties
@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 ID_PREFIX = f"{PREFIX}-sc"
 TAG_DIGEST = f"{PREFIX}:digest"
 TAG_SEQUENCE = f"{PREFIX}:sequence"
+# The served port as ECS's Service Connect service reads it: "<port name>/<protocol>/<appProtocol
+# or ->". ECS cannot change the last two in place (see check_served_unchanged).
+TAG_SERVED = f"{PREFIX}:served"
 # Tag ECS puts on the Cloud Map services Service Connect creates (a user report:
 # github.com/aws/containers-roadmap/issues/2560; to be confirmed in a real account).
 SERVICE_CONNECT_TAG = ("AmazonECSManaged", "true")
@@ -138,16 +141,41 @@ def unmeshed(base: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+# AWS's recommendation for the Service Connect proxy's share of the task memory.
+RECOMMENDED_PROXY_MIB = 64
+_MEMORY_SOURCE = "ECS developer guide, 'Service Connect components'"
+
+
 def check_base(base: Mapping[str, Any]) -> None:
-    """§8's rules beyond §2: a task-level memory (the proxy ECS injects needs headroom), and no
-    ``links`` (Service Connect does not support them)."""
+    """§8's rules beyond §2: a task-level memory greater than the containers' hard limits (the
+    proxy ECS injects needs headroom), and no ``links`` (Service Connect does not support them)."""
     if not base.get("memory"):
         raise PropertyError(
             "TaskDefinition",
             "has no task-level memory: Service Connect adds a proxy container that needs "
-            "headroom, so the task needs a task-level memory (ECS developer guide, "
-            "'Service Connect components')",
+            f"headroom, so the task needs a task-level memory ({_MEMORY_SOURCE})",
         )
+    memory = taskdef.task_memory_mib(base["memory"])
+    limits = [
+        int(c["memory"])
+        for c in base.get("containerDefinitions") or []
+        if isinstance(c.get("memory"), int)
+    ]
+    if memory is not None and limits:
+        headroom = memory - sum(limits)
+        if headroom <= 0:
+            raise PropertyError(
+                "TaskDefinition",
+                f"has a task memory of {memory} MiB, not greater than the containers' hard "
+                f"memory limits ({sum(limits)} MiB): ECS requires room for the Service Connect "
+                f"proxy it adds ({RECOMMENDED_PROXY_MIB} MiB recommended; {_MEMORY_SOURCE})",
+            )
+        if headroom < RECOMMENDED_PROXY_MIB:
+            logger.warning(
+                "the task memory leaves less than the 64 MiB AWS recommends for the Service "
+                "Connect proxy beyond the containers' hard memory limits",
+                extra={"task_memory_mib": memory, "containers_mib": sum(limits)},
+            )
     for container in base.get("containerDefinitions") or []:
         if container.get("links"):
             raise PropertyError(
@@ -155,6 +183,28 @@ def check_base(base: Mapping[str, Any]) -> None:
                 f"container '{container.get('name')}' has links, which Service Connect does not "
                 "support (ECS developer guide, 'Service Connect considerations')",
             )
+
+
+def default_client_alias(name: str) -> str:
+    """The alias clients called through App Mesh, held to ECS's rule before the ECS service is
+    (DESIGN §8): lower-cased with a warning when that is all it takes (DNS names are
+    case-insensitive), else refused, naming the property that sets it."""
+    alias = rules.client_alias_default(name)
+    if alias is None:
+        raise PropertyError(
+            "ServiceConnect.ClientAlias",
+            f"required: the default client alias '{excerpt(name)}' (VirtualServiceName, or "
+            "<Cloud Map service>.<namespace>) is not a name ECS takes (1-127 lowercase letters, "
+            "digits, '_', '-' and '.', not starting with '-'; ECS API reference, "
+            "ServiceConnectClientAlias): give ServiceConnect.ClientAlias.DnsName",
+        )
+    if alias != name:
+        logger.warning(
+            "the default client alias is lower-cased for Service Connect (ECS takes lowercase "
+            "only; DNS names are case-insensitive, so clients keep reaching it)",
+            extra={"given": excerpt(name, 127), "alias": alias},
+        )
+    return alias
 
 
 def default_name(text: str, path: str) -> str:
@@ -201,6 +251,75 @@ def derive(
     # role, name and image limits), before any write.
     taskdef.check_ecs_rules(result)
     return result
+
+
+def wiring_of(
+    props: Properties, base: Mapping[str, Any], namespace: Namespace, service_name: str
+) -> Wiring:
+    """What the ECS service's ServiceConnectConfiguration needs, decided from the properties,
+    the application's task definition and the namespace (pure: ``plan`` calls it too)."""
+    unmeshed_base = unmeshed(base)
+    port, protocol = served_port(unmeshed_base, props)
+    app = taskdef.app_container(unmeshed_base, props)
+    settings = props.service_connect
+    port_name = settings.port_name or default_name(
+        f"{app.get('name')}-{port}", "ServiceConnect.PortName"
+    )
+    discovery = settings.discovery_name or default_name(
+        f"{service_name}-sc", "ServiceConnect.DiscoveryName"
+    )
+    dns_name = settings.client_alias_dns_name or default_client_alias(
+        props.virtual_service_name or f"{service_name}.{namespace.name}"
+    )
+    return Wiring(
+        served=port,
+        port_name=port_name,
+        app_protocol=APP_PROTOCOLS[protocol] or "",
+        discovery_name=discovery,
+        dns_name=dns_name,
+        port=settings.client_alias_port or port,
+        namespace=namespace,
+    )
+
+
+def served_record(content: Mapping[str, Any], port_name: str) -> str:
+    """The served port mapping as recorded on a revision (TAG_SERVED)."""
+    for container in content.get("containerDefinitions") or []:
+        for mapping in container.get("portMappings") or []:
+            if mapping.get("name") == port_name:
+                protocol = str(mapping.get("protocol") or "tcp")
+                return f"{port_name}/{protocol}/{mapping.get('appProtocol') or '-'}"
+    return f"{port_name}/tcp/-"
+
+
+def check_served_unchanged(current: str | None, new: str) -> None:
+    """ECS: "appProtocol is immutable in a Service Connect service. Updating this field requires
+    a service deletion and redeployment" (the port mapping's ``protocol`` too). So an in-place
+    Update that changes either for the same port name would succeed here and then fail the ECS
+    service's update: refused before any write (DESIGN §8). Revisions registered before this tag
+    existed carry none, and are not compared."""
+    if current is None or current.count("/") != 2:
+        return
+    name, protocol, app_protocol = current.split("/")
+    new_name, new_protocol, new_app_protocol = new.split("/")
+    if name != new_name or (protocol, app_protocol) == (new_protocol, new_app_protocol):
+        return
+    if app_protocol != new_app_protocol:
+        path, what = "Listeners[0].Protocol", "appProtocol"
+        old, changed = app_protocol, new_app_protocol
+    else:
+        path, what, old, changed = "TaskDefinition", "port mapping protocol", protocol, new_protocol
+    show = {"-": "none (tcp)"}
+    raise PropertyError(
+        path,
+        f"changes the served port's {what} from {show.get(old, old)!r} to "
+        f"{show.get(changed, changed)!r}, which ECS cannot apply to a running Service Connect "
+        "service ('appProtocol is immutable in a Service Connect service. Updating this field "
+        "requires a service deletion and redeployment'; ECS developer guide, Service Connect "
+        "configuration). Keep it, or move to a new ECS service: give the AWS::ECS::Service a new "
+        "ServiceName (CloudFormation replaces it) or run a second service beside it (blue/green) "
+        "with its own Custom::MeshedCrystal",
+    )
 
 
 def sc_family(props: Properties, base_family: str, inline: bool) -> str:
@@ -270,8 +389,9 @@ class ServiceConnectMode:
         parallel.settle((cloud_map, base, revisions))
         found_namespace, service_name = cloud_map.result()
         described = base.result()
-        held, sequence = held_revisions(revisions.result())
-        wiring = self._wiring(props, described, found_namespace, service_name)
+        recorded_revisions = revisions.result()
+        held, sequence = held_revisions(recorded_revisions)
+        wiring = wiring_of(props, described, found_namespace, service_name)
         self._check_discovery_name(wiring)
         inline = not isinstance(props.task_definition, str)
         family = sc_family(props, str(described.get("family") or f"{service_name}-sc"), inline)
@@ -286,7 +406,11 @@ class ServiceConnectMode:
             tags=ecs_tags(base_tags, dict(props.tags), owner.revision_tags(me.revision_holder())),
         )
         digest = ecs_model.digest(content)
-        recorded = {TAG_DIGEST: digest, TAG_SEQUENCE: str(sequence)}
+        served = served_record(content, wiring.port_name)
+        if held and all(revision.digest != digest for revision in held):
+            current = recorded_revisions.get(request.arn(held[0]), {}).get(TAG_SERVED)
+            check_served_unchanged(current, served)
+        recorded = {TAG_DIGEST: digest, TAG_SEQUENCE: str(sequence), TAG_SERVED: served}
         content["tags"] = [*content["tags"], *ecs_tags(recorded)]
         return Plan(me, content, digest, held, sequence, wiring)
 
@@ -317,38 +441,6 @@ class ServiceConnectMode:
             path, is_id = "CloudMapNamespaceName", False
             namespace = str(props.cloud_map_namespace_name)
         return self.cloudmap.namespace(namespace, is_id=is_id, path=path), service_name
-
-    def _wiring(
-        self,
-        props: Properties,
-        base: Mapping[str, Any],
-        namespace: Namespace,
-        service_name: str,
-    ) -> Wiring:
-        unmeshed_base = unmeshed(base)
-        port, protocol = served_port(unmeshed_base, props)
-        app = taskdef.app_container(unmeshed_base, props)
-        settings = props.service_connect
-        port_name = settings.port_name or default_name(
-            f"{app.get('name')}-{port}", "ServiceConnect.PortName"
-        )
-        discovery = settings.discovery_name or default_name(
-            f"{service_name}-sc", "ServiceConnect.DiscoveryName"
-        )
-        dns_name = (
-            settings.client_alias_dns_name
-            or props.virtual_service_name
-            or f"{service_name}.{namespace.name}"
-        )
-        return Wiring(
-            served=port,
-            port_name=port_name,
-            app_protocol=APP_PROTOCOLS[protocol] or "",
-            discovery_name=discovery,
-            dns_name=dns_name,
-            port=settings.client_alias_port or port,
-            namespace=namespace,
-        )
 
     def _check_discovery_name(self, wiring: Wiring) -> None:
         """The discovery name must not be a Cloud Map service Service Connect did not create

@@ -11,8 +11,10 @@ import copy
 import logging
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
+from . import rules
 from .errors import Collector, PropertyError, excerpt
 from .properties import Properties, check_mesh_region
 from .scalars import join
@@ -119,10 +121,6 @@ def check_base(base: Mapping[str, Any], props: Properties) -> None:
 
 # --- rules ECS enforces at RegisterTaskDefinition (both modes) --------------------------------
 
-# ECS's limits (RegisterTaskDefinition API reference, ContainerDefinition.name and .image).
-_CONTAINER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_IMAGE = re.compile(r"^[A-Za-z0-9_:./#-]{1,255}$")
-_IMAGE_DIGEST = re.compile(r"^[A-Za-z0-9_:./#-]{1,255}@sha256:[A-Fa-f0-9]{64}$")
 # Fargate's task sizes: cpu units -> the memory (MiB) each takes ("Task CPU and memory", Amazon
 # ECS Developer Guide; the same table is in RegisterTaskDefinition's `memory` documentation).
 FARGATE_SIZES: dict[int, frozenset[int]] = {
@@ -176,11 +174,12 @@ def check_ecs_rules(
     names = [str(c.get("name", "")) for c in containers]
     where = "TaskDefinition"
     for i, name in enumerate(names):
-        if not _CONTAINER_NAME.match(name):
-            found.add(
-                join(where, f"containerDefinitions[{i}].name"),
-                f"'{excerpt(name)}' is not a container name ECS takes (1-255 letters, digits, "
-                "'_', '-'; ECS API reference, ContainerDefinition)",
+        if not rules.CONTAINER_NAME.match(name):
+            found.run(
+                partial(
+                    rules.check_container_name, name, join(where, f"containerDefinitions[{i}].name")
+                ),
+                None,
             )
         elif name in names[:i]:
             found.add(
@@ -188,13 +187,9 @@ def check_ecs_rules(
                 f"'{excerpt(name)}' names two containers (ECS refuses duplicate container names)",
             )
         image = str(containers[i].get("image", ""))
-        if not (_IMAGE.match(image) or _IMAGE_DIGEST.match(image)):
-            found.add(
-                join(where, f"containerDefinitions[{i}].image"),
-                f"'{excerpt(image)}' is not an image reference ECS takes (up to 255 letters, "
-                "digits, '-', '_', ':', '.', '/', '#', or <repository>@sha256:<64 hex digits>; "
-                "ECS API reference, ContainerDefinition)",
-            )
+        found.run(
+            partial(rules.check_image, image, join(where, f"containerDefinitions[{i}].image")), None
+        )
     count = len(containers) + len(sidecars)
     if count > MAX_CONTAINERS:
         found.add(
@@ -273,16 +268,6 @@ def _check_fargate_size(base: Mapping[str, Any]) -> None:
 
 # --- the proxy's rules (App Mesh mode) --------------------------------------------------------
 
-# Envoy's admin interface (ENVOY_ADMIN_ACCESS_PORT, default 9901: App Mesh User Guide, Envoy
-# configuration variables); the health check above calls it.
-ENVOY_ADMIN_PORT = 9901
-# The task metadata and credentials endpoint, and the instance metadata service: egress to them
-# must bypass Envoy (Amazon ECS Developer Guide and App Mesh User Guide examples of the
-# APPMESH proxy configuration: EgressIgnoredIPs 169.254.170.2,169.254.169.254).
-METADATA_ADDRESSES = ("169.254.170.2", "169.254.169.254")
-# The App Mesh CNI plugin (aws/amazon-vpc-cni-plugins, plugins/aws-appmesh) writes the ignored
-# ports into one iptables multiport match, which takes at most 15 ports.
-MAX_EGRESS_IGNORED_PORTS = 15
 _PROXY_SOURCE = "Amazon ECS API reference, ProxyConfiguration"
 
 
@@ -290,7 +275,8 @@ def _check_proxy(base: Mapping[str, Any], props: Properties) -> None:
     found = Collector()
     proxy = props.proxy
     mapped = found.run(lambda: app_ports(base, props), ())
-    admin = dict(props.envoy.environment).get("ENVOY_ADMIN_ACCESS_PORT", str(ENVOY_ADMIN_PORT))
+    admin_text = dict(props.envoy.environment).get("ENVOY_ADMIN_ACCESS_PORT", "")
+    admin = int(admin_text) if admin_text.isdigit() else rules.ENVOY_ADMIN_PORT
     shown = ", ".join(map(str, mapped)) or "none"
     if mapped:
         if proxy.app_ports is not None:
@@ -308,24 +294,97 @@ def _check_proxy(base: Mapping[str, Any], props: Properties) -> None:
                     f"'{listener.port}' is not a port the app container maps (it maps {shown}); "
                     "Envoy forwards a listener's traffic to the app on that port",
                 )
-    used = set(mapped) | set(proxy.app_ports or ()) | {lis.port for lis in props.listeners or ()}
+    found.run(lambda: _check_envoy_ports(base, props, admin), None)
+    if proxy.app_ports is None and props.listeners is not None:
+        # AppPorts defaults to the listener ports: the CNI plugin's limit holds for them too.
+        ports = [listener.port for listener in props.listeners]
+        found.run(lambda: rules.check_multiport(ports, "Listeners"), None)
     for key, port in (
         ("ProxyIngressPort", proxy.ingress_port),
         ("ProxyEgressPort", proxy.egress_port),
     ):
-        if port in used:
-            found.add(
-                f"Proxy.{key}",
-                f"'{port}' is also an application port; the proxy's ports must differ from the "
-                f"app's ({_PROXY_SOURCE}: AppPorts traffic is redirected to them)",
-            )
-        if str(port) == admin:
+        if port == admin:
             found.add(
                 f"Proxy.{key}",
                 f"'{port}' is Envoy's admin port; choose another (App Mesh User Guide, Envoy "
                 "configuration variables, ENVOY_ADMIN_ACCESS_PORT)",
             )
     found.raise_any()
+
+
+def _check_envoy_ports(base: Mapping[str, Any], props: Properties, admin: int) -> None:
+    """No application port is one of Envoy's own (DESIGN §2): in awsvpc every container of the
+    task shares Envoy's network namespace, so a container mapping 15000, 15001 or 9901 collides
+    with the proxy's ingress, egress or admin listener, and the task never becomes healthy.
+
+    A proxy port the author set (not the default) is reported at ``Proxy``: that is the value
+    to change; a default one at the application's side, naming whose port it is.
+    """
+    found = Collector()
+    proxy = props.proxy
+    envoys = rules.envoy_ports(proxy.ingress_port, proxy.egress_port, admin)
+    set_by_author = {
+        port: f"Proxy.{key}"
+        for key, port, default in (
+            ("ProxyIngressPort", proxy.ingress_port, rules.PROXY_INGRESS_PORT),
+            ("ProxyEgressPort", proxy.egress_port, rules.PROXY_EGRESS_PORT),
+        )
+        if port != default
+    }
+    clashes: set[int] = set()
+
+    def clash(path: str, port: int, what: str) -> None:
+        if port in set_by_author:
+            clashes.add(port)
+            return
+        found.add(
+            path,
+            f"{what} {port}, {envoys[port]}: Envoy binds that port in the task's network "
+            f"namespace; use another port ({_PROXY_SOURCE}; App Mesh User Guide, Envoy "
+            "configuration variables)",
+        )
+
+    for i, container in enumerate(base.get("containerDefinitions") or []):
+        for j, mapping in enumerate(container.get("portMappings") or []):
+            port = mapping.get("containerPort")
+            if isinstance(port, int) and port in envoys:
+                where = f"TaskDefinition.containerDefinitions[{i}].portMappings[{j}].containerPort"
+                clash(where, port, f"container '{excerpt(container.get('name'), 40)}' maps")
+    for i, listener in enumerate(props.listeners or ()):
+        if listener.port in envoys:
+            clash(f"Listeners[{i}].Port", listener.port, "the listener's port is")
+    for i, port in enumerate(proxy.app_ports or ()):
+        if port in envoys:
+            clash(f"Proxy.AppPorts[{i}]", port, "the application port is")
+    for port in sorted(clashes):
+        found.add(
+            set_by_author[port],
+            f"'{port}' is also an application port; the proxy's ports must differ from the "
+            f"app's ({_PROXY_SOURCE}: AppPorts traffic is redirected to them)",
+        )
+    found.raise_any()
+
+
+# The attribute ECS registers with every task's Cloud Map instance: the task definition's family
+# (Amazon ECS Developer Guide, Service discovery; App Mesh's examples filter on it).
+FAMILY_ATTRIBUTE = "ECS_TASK_DEFINITION_FAMILY"
+
+
+def check_family_filter(props: Properties, family: str) -> None:
+    """A ``CloudMapAttributes`` family filter must match the family this resource registers its
+    revisions in: any other makes the node discover no instance of its own tasks, so clients get
+    ``503 no healthy upstream`` after the resource answered SUCCESS (App Mesh mode)."""
+    wanted = dict(props.cloud_map_attributes).get(FAMILY_ATTRIBUTE)
+    if wanted is None or wanted == family:
+        return
+    raise PropertyError(
+        f"CloudMapAttributes.{FAMILY_ATTRIBUTE}",
+        f"'{excerpt(wanted)}' is not the family this resource registers its tasks' revisions in "
+        f"('{excerpt(family)}'): the virtual node would discover none of the service's tasks "
+        "and clients would get '503 no healthy upstream'. Filter on "
+        f"'{excerpt(family)}' (the family is `Family`, an inline definition's own Family, or "
+        "<application family>-mesh), or remove the filter",
+    )
 
 
 def proxied_family(
@@ -466,7 +525,10 @@ def derive(
     # ``region`` is the function's, the one Envoy is given: a mesh of another region is refused
     # here too, before any write, should the caller not have checked it already.
     check_mesh_region(props, region)
-    check_base(base, props)
+    found = Collector()
+    found.run(lambda: check_base(base, props), None)
+    found.run(lambda: check_family_filter(props, family), None)
+    found.raise_any()
     app = app_container(base, props)
     warn_unless_appmesh_envoy(props.envoy.image or default_image)
     request = copy.deepcopy(dict(base))

@@ -123,17 +123,18 @@ def test_in_place_updates_keep_two_revisions_and_a_rollback_gets_the_exact_previ
     cfn: CloudFormation, platform: Platform
 ) -> None:
     one = ok(fast(cfn).create(LOGICAL, connected(platform)))
-    two_props = connected(platform, Listeners=[{"Port": "3000", "Protocol": "http2"}])
+    # Changes that keep the served port's protocol (ECS cannot change it in place)
+    two_props = connected(platform, ServiceConnect={"PortName": "crystal-two"})
     two = ok(cfn.update(LOGICAL, two_props))
-    assert two["AppProtocol"] == "http2"
+    assert two["PortName"] == "crystal-two"
     assert sorted(sc_revisions()) == sorted([one["TaskDefinitionArn"], two["TaskDefinitionArn"]])
     # The rollback CloudFormation sends: the old properties again
     back = ok(cfn.update(LOGICAL, connected(platform), old_properties=two_props))
     assert back["TaskDefinitionArn"] == one["TaskDefinitionArn"]
     # The next change registers a third; the one it replaces (the rolled-back-to) stays, the
     # other goes
-    grpc = connected(platform, Listeners=[{"Port": "3000", "Protocol": "grpc"}])
-    three = ok(cfn.update(LOGICAL, grpc))
+    three_props = connected(platform, ServiceConnect={"PortName": "crystal-three"})
+    three = ok(cfn.update(LOGICAL, three_props))
     assert sorted(sc_revisions()) == sorted([one["TaskDefinitionArn"], three["TaskDefinitionArn"]])
     assert revision_status(two["TaskDefinitionArn"]) == "INACTIVE"
 
@@ -156,7 +157,7 @@ def test_service_connect_own_discovery_service_is_not_a_collision(
     # Once the ECS service runs, Service Connect created the discovery name's Cloud Map service
     data = ok(fast(cfn).create(LOGICAL, connected(platform)))
     run_ecs_service(platform, data)
-    changed = connected(platform, Listeners=[{"Port": "3000", "Protocol": "http2"}])
+    changed = connected(platform, Tags=[{"Key": "team", "Value": "crystal"}])
     assert ok(cfn.update(LOGICAL, changed))["DiscoveryName"] == data["DiscoveryName"]
 
 

@@ -155,3 +155,84 @@ def test_a_non_appmesh_envoy_image_is_warned_about_not_refused(
     assert taskdef.warn_unless_appmesh_envoy(
         "840364872350.dkr.ecr.us-east-1.amazonaws.com/aws-appmesh-envoy:v1.29.12.1-prod"
     )
+
+
+# -- Envoy's own ports (DESIGN §2): 15000/15001 (the proxy's) and 9901 (Envoy's admin) -------
+
+
+def with_ports(*ports: int, sidecar: bool = False) -> dict[str, Any]:
+    """The workshop's base, its app container also mapping ``ports`` (or a second container)."""
+    b = base()
+    mappings = [{"containerPort": p, "protocol": "tcp"} for p in ports]
+    if sidecar:
+        b["containerDefinitions"].append(
+            {"name": "metrics", "image": "busybox", "essential": False, "portMappings": mappings}
+        )
+    else:
+        b["containerDefinitions"][0]["portMappings"] += mappings
+    return b
+
+
+@pytest.mark.parametrize(
+    ("port", "whose"),
+    [
+        (15000, "the proxy's ingress port (Proxy.ProxyIngressPort, 15000)"),
+        (15001, "the proxy's egress port (Proxy.ProxyEgressPort, 15001)"),
+        (9901, "Envoy's admin port (9901"),
+    ],
+)
+def test_an_app_container_mapping_an_envoy_port_is_refused(port: int, whose: str) -> None:
+    error = refused(with_ports(port), Listeners=[{"Port": 3000}])
+    assert error.path == ("TaskDefinition.containerDefinitions[0].portMappings[1].containerPort")
+    assert f"container 'crystal' maps {port}, {whose}" in error.rule
+    # Any container of the task: they all share Envoy's network namespace in awsvpc.
+    sidecar = with_ports(port, sidecar=True)
+    error = refused(sidecar, Listeners=[{"Port": 3000}], AppContainerName="crystal")
+    assert error.path == "TaskDefinition.containerDefinitions[1].portMappings[0].containerPort"
+    assert f"container 'metrics' maps {port}" in error.rule
+
+
+@pytest.mark.parametrize("port", [15000, 15001, 9901])
+def test_a_listener_or_app_port_on_an_envoy_port_is_refused(port: int) -> None:
+    error = refused(with_ports(port), Listeners=[{"Port": 3000}, {"Port": port}])
+    paths = [p for p, _ in error.errors]
+    assert "Listeners[1].Port" in paths
+    error = refused(with_ports(port), Listeners=[{"Port": 3000}], Proxy={"AppPorts": [port]})
+    assert "Proxy.AppPorts[0]" in [p for p, _ in error.errors]
+
+
+def test_envoy_ports_follow_the_proxy_settings_and_the_admin_variable() -> None:
+    # Moved proxy ports free 15000/15001 for the app, and the admin port follows its variable.
+    derive(
+        with_ports(15000, 15001),
+        Listeners=[{"Port": 3000}],
+        Proxy={"ProxyIngressPort": 16000, "ProxyEgressPort": 16001},
+    )
+    environment = {"ENVOY_ADMIN_ACCESS_PORT": "9902"}
+    derive(with_ports(9901), Listeners=[{"Port": 3000}], Envoy={"Environment": environment})
+    error = refused(
+        with_ports(9902), Listeners=[{"Port": 3000}], Envoy={"Environment": environment}
+    )
+    assert "Envoy's admin port (9902" in error.rule
+
+
+def test_a_proxy_port_the_author_set_is_reported_at_proxy() -> None:
+    error = refused(base(), Proxy={"ProxyIngressPort": 3000})
+    assert [p for p, _ in error.errors] == ["Proxy.ProxyIngressPort"]
+
+
+# -- At most 15 AppPorts, as EgressIgnoredPorts: the CNI plugin drops the rest ----------------
+
+
+def test_more_than_15_app_ports_are_refused_given_or_from_the_listeners() -> None:
+    ports = list(range(3000, 3016))  # 16
+    b = with_ports(*ports[1:])
+    derive(b, Proxy={"AppPorts": ports[:15]}, Listeners=[{"Port": 3000}])
+    error = refused(b, Proxy={"AppPorts": ports}, Listeners=[{"Port": 3000}])
+    assert error.path == "Proxy.AppPorts"
+    assert "has 16 ports, more than the 15" in error.rule
+    assert "aws/amazon-vpc-cni-plugins" in error.rule
+    # AppPorts defaults to the listener ports: 16 listeners break the same limit.
+    error = refused(b, Listeners=[{"Port": p} for p in ports])
+    assert error.path == "Listeners"
+    assert "has 16 ports" in error.rule
