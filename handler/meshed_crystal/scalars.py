@@ -147,7 +147,7 @@ def closest(given: str, candidates: Sequence[str], *, ignore_case: bool = False)
     # MeshArn closer.
     started = [c for c in candidates if len(given) >= 3 and c.lower().startswith(given.lower())]
     if started:
-        return f" (did you mean {started[0]}?)"
+        return started[0]
     close = difflib.get_close_matches(given.lower() if ignore_case else given, list(by_form), n=1)
     return by_form[close[0]] if close else None
 
