@@ -10,6 +10,11 @@
                                               minutes per module; docs/testing.md)
     python3 tasks.py plan PROPERTIES.json --task-definition TD.json [--full]
                                               what the properties would make (no AWS call)
+    python3 tasks.py migrate TEMPLATE_OR_DIR... --out DIR [--parameter STACK.KEY=VALUE]
+                                              plan and write a fleet's move off App Mesh
+                                              (no AWS call; docs/migration.md)
+    python3 tasks.py migrate --check DIR --step N
+                                              read the account: may step N start?
 
 Each first makes .venv (once, and again when requirements-dev.txt changes) and installs the
 pinned requirements into it, then runs inside it.
@@ -153,7 +158,18 @@ def plan(args: list[str]) -> int:
     return run(str(PYTHON), "scripts/plan.py", *args)
 
 
-COMMANDS = {"local": local, "test": test, "bench": bench, "plan": plan, "mutate": mutate}
+def migrate(args: list[str]) -> int:
+    return run(str(PYTHON), "scripts/migrate.py", *args)
+
+
+COMMANDS = {
+    "local": local,
+    "test": test,
+    "bench": bench,
+    "plan": plan,
+    "migrate": migrate,
+    "mutate": mutate,
+}
 
 
 def main() -> int:

@@ -6,13 +6,13 @@ resources through the real Lambda handler and CloudFormation's protocol, the
 ``!GetAtt`` resolved from the custom resources' response ``Data``. Every assertion about the
 services reads the emulator, as an operator would.
 
-"Can the frontend still reach crystal?" is :func:`route`, read from the emulator: through the
-mesh (the client's node lists the virtual service, whose provider node discovers, through its
-Cloud Map service and attribute filter, the tasks the backend's ECS service runs), through
-Service Connect (an endpoint with that client alias existed when the client's deployment
-started: ECS's "only new tasks ... that start running after this deployment can resolve and
-connect to this endpoint"), or through plain DNS (the Cloud Map service of that name has A
-records and an ECS service registers its tasks there).
+"Can the frontend still reach crystal?" is :func:`route`, read from the emulator by
+:func:`tests.support.reachability.route`: through the mesh (the client's node lists the virtual
+service, whose provider node discovers, through its Cloud Map service and attribute filter, the
+tasks the backend's ECS service runs), through Service Connect (an endpoint with that client
+alias existed when the client's deployment started: ECS's "only new tasks ... that start running
+after this deployment can resolve and connect to this endpoint"), or through plain DNS (the Cloud
+Map service of that name has A records and an ECS service registers its tasks there).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import pytest
 
 from tests.integration import aws_state
 from tests.integration.lifecycle import GRACE_S, workshop
-from tests.support import moto_cloudformation, moto_service_connect
+from tests.support import moto_cloudformation, moto_service_connect, reachability
 from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
 from tests.support.platform import Platform, app_task_definition_input
 from tests.support.stack import (
@@ -257,95 +257,20 @@ def frontend_service_connect(world: World, nonce: str = "1") -> dict[str, dict[s
 
 
 def ecs_service(world: World, name: str) -> dict[str, Any]:
-    described = boto3.client("ecs").describe_services(cluster=world.cluster, services=[name])
-    return dict(described["services"][0])
-
-
-def _active_services(world: World) -> list[dict[str, Any]]:
-    ecs = boto3.client("ecs")
-    arns = ecs.list_services(cluster=world.cluster)["serviceArns"]
-    if not arns:
-        return []
-    described = ecs.describe_services(cluster=world.cluster, services=arns)["services"]
-    return [dict(s) for s in described if s["status"] == "ACTIVE"]
+    return reachability.ecs_service(world.cluster, name)
 
 
 def _family(task_definition_arn: str) -> str:
-    return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
-
-
-def _mesh_route(world: World, task_definition: dict[str, Any], dns_name: str) -> bool:
-    envoy = next(c for c in task_definition["containerDefinitions"] if c["name"] == "envoy")
-    env = {e["name"]: e["value"] for e in envoy.get("environment", [])}
-    client = aws_state.node(env["APPMESH_RESOURCE_ARN"].rsplit("/", 1)[-1])
-    if client is None:
-        return False
-    backends = client["spec"].get("backends") or []
-    if dns_name not in [b["virtualService"]["virtualServiceName"] for b in backends]:
-        return False
-    virtual_service = aws_state.service(dns_name)
-    if virtual_service is None:
-        return False
-    provider = virtual_service["spec"]["provider"]["virtualNode"]["virtualNodeName"]
-    node = aws_state.node(provider)
-    if node is None:
-        return False
-    cloud_map = node["spec"]["serviceDiscovery"]["awsCloudMap"]
-    wanted = {a["key"]: a["value"] for a in cloud_map.get("attributes") or []}
-    sd = boto3.client("servicediscovery")
-    for service in _active_services(world):
-        family = _family(service["deployments"][0]["taskDefinition"])
-        for registry in service.get("serviceRegistries") or []:
-            registered = sd.get_service(Id=registry["registryArn"].rsplit("/", 1)[-1])["Service"]
-            if registered["Name"] != cloud_map["serviceName"]:
-                continue
-            if wanted.get("ECS_TASK_DEFINITION_FAMILY", family) == family:
-                return True
-    return False
-
-
-def _alias_route(world: World, namespace: str, dns_name: str, started: Any) -> bool:
-    for service in _active_services(world):
-        deployment = service["deployments"][0]
-        config = deployment.get("serviceConnectConfiguration") or {}
-        if not config.get("enabled") or config.get("namespace") != namespace:
-            continue
-        if deployment["createdAt"] >= started:
-            continue  # the client's tasks started before this endpoint existed
-        for entry in config.get("services") or []:
-            if {"dnsName": dns_name, "port": PORT} in entry.get("clientAliases") or []:
-                return True
-    return False
-
-
-def _dns_route(world: World, app: App) -> bool:
-    sd = boto3.client("servicediscovery")
-    try:
-        registered = sd.get_service(Id=app.cloud_map_arn.rsplit("/", 1)[-1])["Service"]
-    except sd.exceptions.ServiceNotFound:
-        return False
-    if not registered.get("DnsConfig", {}).get("DnsRecords"):
-        return False
-    return any(
-        registry["registryArn"] == app.cloud_map_arn
-        for service in _active_services(world)
-        for registry in service.get("serviceRegistries") or []
-    )
+    return reachability.family(task_definition_arn)
 
 
 def route(world: World, client: App, backend: App) -> str | None:
     """How the tasks of ``client``'s current deployment reach ``backend`` by the name they call
-    (``<backend>.service.local:3000``): "app-mesh", "service-connect", "dns", or None."""
-    deployment = ecs_service(world, client.service)["deployments"][0]
-    task_definition, _ = aws_state.task_definition(deployment["taskDefinition"])
-    if (task_definition.get("proxyConfiguration") or {}).get("type") == "APPMESH":
-        return "app-mesh" if _mesh_route(world, task_definition, backend.dns_name) else None
-    config = deployment.get("serviceConnectConfiguration") or {}
-    if config.get("enabled") and _alias_route(
-        world, config["namespace"], backend.dns_name, deployment["createdAt"]
-    ):
-        return "service-connect"
-    return "dns" if _dns_route(world, backend) else None
+    (``<backend>.service.local:3000``): "app-mesh", "app-mesh-passthrough", "service-connect",
+    "dns", or None (tests/support/reachability.py)."""
+    return reachability.route(
+        world.cluster, client.service, backend.dns_name, backend.cloud_map_arn
+    )
 
 
 def completed(operation: StackOperation) -> StackOperation:

@@ -1,0 +1,471 @@
+"""``tasks.py migrate`` proven by simulation (DESIGN §10): each plan played as stack updates.
+
+For each fleet (real CloudFormation templates: ``examples/`` and fleets made from
+``examples/crystal.yaml`` by :mod:`tests.support.fleets`), the test
+
+1. deploys every service's App Mesh-era template as a stack (:class:`tests.support.stack.Stack`:
+   the custom resources through the real Lambda handler, ECS services and role policies through
+   the emulator) and checks that every client reaches every backend through the mesh;
+2. plans the move with :func:`scripts.migrate.main` (the command itself, writing to a folder);
+3. deploys each step's written template, in order, over its stack, and after every step asserts
+   that the update and every cleanup Delete succeeded and that every client (kept ones too)
+   reaches every backend it calls (:func:`tests.support.reachability.route`: the mesh, App
+   Mesh's ALLOW_ALL pass-through for a node that lists no backend, Service Connect, DNS).
+
+The templates are read back from what the command wrote, so what is proven is what a platform
+team would deploy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from scripts import migrate
+from scripts.cfn_template import Resolver, Template, load
+from tests.integration.lifecycle import GRACE_S
+from tests.support import moto_cloudformation, reachability
+from tests.support.cfn_driver import CloudFormation, ResponseEndpoint
+from tests.support.fleets import EXAMPLES, dns_name, logical, service_template, write_fleet
+from tests.support.fleets import stack_template as fragment
+from tests.support.platform import Platform, app_task_definition_input
+from tests.support.stack import Stack, StackOperation
+
+REPO = Path(__file__).resolve().parent.parent.parent
+MESH = "ecs-mesh"
+
+
+@dataclass
+class Member:
+    """One service of the fleet: what the emulator holds for it, and its stack."""
+
+    name: str
+    cloud_map_arn: str
+    task_definition_arn: str
+    role_name: str
+    stack: Stack
+
+    @property
+    def service(self) -> str:
+        return f"ecsdemo-{self.name}"
+
+
+@dataclass
+class Fleet:
+    platform: Platform
+    platform_template: Path
+    paths: dict[str, Path]  # service -> its template (as given to the command)
+    graph: dict[str, list[str]]  # service -> what it calls
+    members: dict[str, Member]
+    current: dict[str, Template] = field(default_factory=dict)
+    routes: list[dict[tuple[str, str], str | None]] = field(default_factory=list)
+
+    def resolver(self) -> Resolver:
+        return Resolver([load(self.platform_template), *self.current.values()])
+
+    def deploy(self, name: str, text_path: Path) -> StackOperation:
+        member = self.members[name]
+        template = load(text_path)
+        # The stack's template keeps the path the command was given (its resolver names it so).
+        template = Template(
+            str(self.paths[name]), template.text, template.data, template.spans, template.key_spans
+        )
+        self.current[name] = template
+        bindings = {
+            (f"{logical(name)}CloudMapService", "Arn"): member.cloud_map_arn,
+            (f"{logical(name)}CloudMapService", ""): member.cloud_map_arn.rsplit("/", 1)[-1],
+            (f"{logical(name)}TaskDefinition", ""): member.task_definition_arn,
+            (f"{logical(name)}TaskRole", ""): member.role_name,
+        }
+        return member.stack.deploy(fragment(template, self.resolver(), bindings))
+
+    def reach(self) -> dict[tuple[str, str], str | None]:
+        """How every client reaches every backend it calls, now."""
+        found = {
+            (client, backend): reachability.route(
+                self.platform.cluster_arn,
+                self.members[client].service,
+                dns_name(backend),
+                self.members[backend].cloud_map_arn,
+            )
+            for client, backends in self.graph.items()
+            for backend in backends
+        }
+        self.routes.append(found)
+        return found
+
+
+def completed(operation: StackOperation) -> StackOperation:
+    """The operation succeeded and every cleanup Delete too."""
+    assert operation.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), operation.reason
+    assert operation.failed_cleanup == [], operation.failed_cleanup
+    return operation
+
+
+def _member(platform: Platform, name: str, stack: Stack) -> Member:
+    iam = boto3.client("iam")
+    role = iam.create_role(
+        RoleName=f"{name}-task-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]
+    if name == "crystal":  # the platform holds crystal's Cloud Map service and task definition
+        return Member(
+            name,
+            platform.cloud_map_service_arn,
+            platform.app_task_definition_arn,
+            role["RoleName"],
+            stack,
+        )
+    created = boto3.client("servicediscovery").create_service(
+        Name=f"ecsdemo-{name}",
+        NamespaceId=platform.namespace_id,
+        DnsConfig={"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": 60}]},
+        HealthCheckCustomConfig={"FailureThreshold": 1},
+    )["Service"]
+    definition = app_task_definition_input(
+        platform.region, str(role["Arn"]), platform.execution_role_arn
+    )
+    definition["family"] = f"ecsdemo-{name}"
+    definition["containerDefinitions"][0]["name"] = name
+    registered = boto3.client("ecs").register_task_definition(**definition)
+    return Member(
+        name,
+        str(created["Arn"]),
+        str(registered["taskDefinition"]["taskDefinitionArn"]),
+        role["RoleName"],
+        stack,
+    )
+
+
+@pytest.fixture
+def make_fleet(
+    cfn: CloudFormation, platform: Platform, endpoint: ResponseEndpoint
+) -> Iterator[Any]:
+    """A function that deploys a fleet's App Mesh-era templates as stacks, in ``order``."""
+    with ExitStack() as exits:
+
+        def make(
+            platform_template: Path,
+            paths: Mapping[str, Path],
+            graph: Mapping[str, Sequence[str]],
+            order: Sequence[str],
+        ) -> Fleet:
+            egress = load(platform_template).get(
+                ("Resources", "Mesh", "Properties", "Spec", "EgressFilter", "Type")
+            )
+            boto3.client("appmesh").update_mesh(
+                meshName=MESH, spec={"egressFilter": {"type": egress}}
+            )
+            members = {}
+            for name in paths:
+                driver = CloudFormation(
+                    cfn.handler, endpoint, stack_name=f"{name}-stack", grace_s=GRACE_S
+                )
+                exits.enter_context(moto_cloudformation.serving(driver))
+                stack = Stack(driver, cluster=platform.cluster_arn)
+                members[name] = _member(platform, name, stack)
+            fleet = Fleet(
+                platform,
+                platform_template,
+                dict(paths),
+                {k: list(v) for k, v in graph.items()},
+                members,
+            )
+            for name in order:
+                completed(fleet.deploy(name, paths[name]))
+            assert set(fleet.reach().values()) <= {"app-mesh"}, fleet.routes[-1]
+            return fleet
+
+        yield make
+
+
+def run_plan(
+    fleet: Fleet, out: Path, *args: str, templates: Sequence[Path] | None = None
+) -> dict[str, Any]:
+    given = templates or [fleet.platform_template, *fleet.paths.values()]
+    code = migrate.main([*map(str, given), "--out", str(out), *args])
+    plan = json.loads((out / "plan.json").read_text())
+    assert code == (1 if plan["blockers"] else 0)
+    return dict(plan)
+
+
+def play(fleet: Fleet, plan: Mapping[str, Any]) -> list[dict[tuple[str, str], str | None]]:
+    """Every step deployed over its stack; the routes after each."""
+    by_path = {str(path): name for name, path in fleet.paths.items()}
+    seen = []
+    for step in plan["steps"]:
+        name = by_path[step["template"]]
+        operation = completed(fleet.deploy(name, Path(step["output"])))
+        # An unimport may change only outputs, which the stack model does not hold
+        assert operation.events or step["action"] == "unimport", f"step {step['n']}: no change"
+        routes = fleet.reach()
+        assert None not in routes.values(), (step, routes)
+        seen.append(routes)
+    for member in fleet.members.values():
+        assert all(op.failed_cleanup == [] for op in member.stack.operations)
+    return seen
+
+
+def steps_of(plan: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [(s["action"], Path(s["template"]).stem) for s in plan["steps"]]
+
+
+def mesh_nodes() -> list[str]:
+    listed = boto3.client("appmesh").list_virtual_nodes(meshName=MESH)["virtualNodes"]
+    return sorted(n["virtualNodeName"] for n in listed)
+
+
+# --------------------------------------------------------------------------- the fleets
+
+
+def test_the_workshop_moves_in_the_runbooks_order(make_fleet: Any, tmp_path: Path) -> None:
+    """examples/platform.yaml and examples/crystal.yaml, with nodejs (crystal's shape) and the
+    App Mesh-era frontend, which lists crystal by importing MeshCrystalVSName."""
+    graph = {"crystal": [], "nodejs": [], "frontend": ["crystal", "nodejs"]}
+    nodejs, frontend = tmp_path / "nodejs.yaml", tmp_path / "frontend.yaml"
+    nodejs.write_text(service_template("nodejs"))
+    frontend.write_text(service_template("frontend", ["crystal", "nodejs"], imported=["crystal"]))
+    paths = {"crystal": EXAMPLES / "crystal.yaml", "nodejs": nodejs, "frontend": frontend}
+    fleet = make_fleet(EXAMPLES / "platform.yaml", paths, graph, ["crystal", "nodejs", "frontend"])
+
+    plan = run_plan(fleet, tmp_path / "plan")
+
+    assert steps_of(plan) == [
+        ("switch", "frontend"),
+        ("switch", "crystal"),
+        ("switch", "nodejs"),
+        ("redeploy", "frontend"),
+    ]
+    assert plan["blockers"] == []
+    assert plan["steps"][1]["template"] == str(EXAMPLES / "crystal.yaml")
+    assert plan["steps"][1]["service"] == "ecsdemo-crystal.service.local"
+    routes = play(fleet, plan)
+    front = [(r[("frontend", "crystal")], r[("frontend", "nodejs")]) for r in routes]
+    assert front == [
+        ("dns", "dns"),
+        ("dns", "dns"),
+        ("dns", "dns"),
+        ("service-connect", "service-connect"),
+    ]
+    assert mesh_nodes() == []
+
+
+def test_a_chain_of_four_switches_client_first_and_redeploys_each(
+    make_fleet: Any, tmp_path: Path
+) -> None:
+    graph = {"ledger": [], "orders": ["ledger"], "api": ["orders"], "web": ["api"]}
+    paths = dict(zip(graph, write_fleet(tmp_path / "fleet", graph)[1:], strict=True))
+    fleet = make_fleet(tmp_path / "fleet" / "platform.yaml", paths, graph, list(graph))
+
+    plan = run_plan(fleet, tmp_path / "plan")
+
+    assert steps_of(plan) == [
+        ("switch", "web"),
+        ("switch", "api"),
+        ("redeploy", "web"),
+        ("switch", "orders"),
+        ("redeploy", "api"),
+        ("switch", "ledger"),
+        ("redeploy", "orders"),
+    ]
+    routes = play(fleet, plan)
+    assert routes[0] == {
+        ("web", "api"): "dns",
+        ("api", "orders"): "app-mesh",
+        ("orders", "ledger"): "app-mesh",
+    }
+    assert routes[-1] == {
+        ("web", "api"): "service-connect",
+        ("api", "orders"): "service-connect",
+        ("orders", "ledger"): "service-connect",
+    }
+    assert mesh_nodes() == []
+
+
+def test_a_diamond_unimports_before_the_switch_that_removes_the_export(
+    make_fleet: Any, tmp_path: Path
+) -> None:
+    """top calls left and right, both call bottom; top's stack also re-outputs left's imported
+    virtual service ARN, which left's switch removes."""
+    graph = {"bottom": [], "left": ["bottom"], "right": ["bottom"], "top": ["left", "right"]}
+    written = write_fleet(tmp_path / "fleet", graph, imported=["left", "bottom"])
+    top = tmp_path / "fleet" / "top.yaml"
+    top.write_text(
+        top.read_text()
+        + "  LeftVirtualServiceArn:\n"
+        + "    Description: The virtual service top calls (imported from left's stack)\n"
+        + "    Value: !ImportValue MeshLeftVSARN\n"
+    )
+    paths = dict(zip(graph, written[1:], strict=True))
+    fleet = make_fleet(tmp_path / "fleet" / "platform.yaml", paths, graph, list(graph))
+
+    plan = run_plan(fleet, tmp_path / "plan")
+
+    assert steps_of(plan) == [
+        ("switch", "top"),
+        ("unimport", "top"),
+        ("switch", "left"),
+        ("switch", "right"),
+        ("redeploy", "top"),
+        ("switch", "bottom"),
+        ("redeploy", "left"),
+        ("redeploy", "right"),
+    ]
+    unimport = plan["steps"][1]
+    assert "removes the export MeshLeftVSARN" in unimport["why"]
+    assert "MeshLeftVSARN" not in Path(unimport["output"]).read_text()
+    routes = play(fleet, plan)
+    assert routes[-1] == dict.fromkeys(routes[-1], "service-connect")
+    assert mesh_nodes() == []
+
+
+def test_a_cycle_in_an_allow_all_mesh_is_broken_by_unlisting_all_backends_of_one_node(
+    make_fleet: Any, tmp_path: Path
+) -> None:
+    """alpha <-> beta, and alpha also calls gamma: unlisting only beta would leave alpha's node
+    listing gamma, and App Mesh would then drop alpha's calls to beta (ALLOW_ALL applies only
+    to a node that lists no backend)."""
+    graph = {"gamma": [], "alpha": ["beta", "gamma"], "beta": ["alpha"]}
+    paths = dict(zip(graph, write_fleet(tmp_path / "fleet", graph)[1:], strict=True))
+    fleet = make_fleet(tmp_path / "fleet" / "platform.yaml", paths, graph, list(graph))
+
+    plan = run_plan(fleet, tmp_path / "plan")
+
+    assert steps_of(plan) == [
+        ("unlist", "alpha"),
+        ("switch", "beta"),
+        ("switch", "alpha"),
+        ("redeploy", "beta"),
+        ("switch", "gamma"),
+        ("redeploy", "alpha"),
+    ]
+    assert "Backends" not in load(Path(plan["steps"][0]["output"])).get(
+        ("Resources", "Alpha", "Properties")
+    )
+    routes = play(fleet, plan)
+    assert routes[0] == {
+        ("alpha", "beta"): "app-mesh-passthrough",
+        ("alpha", "gamma"): "app-mesh-passthrough",
+        ("beta", "alpha"): "app-mesh",
+    }
+    assert routes[-1] == dict.fromkeys(routes[-1], "service-connect")
+    assert mesh_nodes() == []
+
+
+def test_dropping_only_the_cycles_backend_would_cut_the_node_off(
+    make_fleet: Any, tmp_path: Path
+) -> None:
+    """The ALLOW_ALL rule the plan relies on, in the emulator's model: alpha's node listing
+    gamma only reaches beta by no path at all."""
+    graph = {"gamma": [], "alpha": ["beta", "gamma"], "beta": ["alpha"]}
+    paths = dict(zip(graph, write_fleet(tmp_path / "fleet", graph)[1:], strict=True))
+    fleet = make_fleet(tmp_path / "fleet" / "platform.yaml", paths, graph, list(graph))
+    partial = tmp_path / "alpha-partial.yaml"
+    partial.write_text(service_template("alpha", ["gamma"]))
+
+    completed(fleet.deploy("alpha", partial))
+
+    routes = fleet.reach()
+    assert routes[("alpha", "beta")] is None
+    assert routes[("alpha", "gamma")] == "app-mesh"
+
+
+def test_a_cycle_in_a_drop_all_mesh_is_a_blocker_with_no_step(
+    make_fleet: Any, tmp_path: Path
+) -> None:
+    graph = {"gamma": [], "alpha": ["beta", "gamma"], "beta": ["alpha"]}
+    written = write_fleet(tmp_path / "fleet", graph, egress="DROP_ALL")
+    paths = dict(zip(graph, written[1:], strict=True))
+    fleet = make_fleet(tmp_path / "fleet" / "platform.yaml", paths, graph, list(graph))
+
+    plan = run_plan(fleet, tmp_path / "plan")
+
+    # gamma's meshed client alpha stays: gamma loses its filter, and is blocked too
+    assert steps_of(plan) == [("unfilter", "gamma")]
+    blocked = {b["service"]: b["reason"] for b in plan["blockers"]}
+    assert sorted(blocked) == [dns_name(n) for n in ("alpha", "beta", "gamma")]
+    cycle = f"{dns_name('alpha')} -> {dns_name('beta')} -> {dns_name('alpha')}"
+    assert blocked[dns_name("alpha")].startswith(f"in the cycle {cycle}")
+    assert "egress DROP_ALL" in blocked[dns_name("alpha")]
+    assert "set the mesh's egress filter to ALLOW_ALL" in blocked[dns_name("beta")]
+    assert blocked[dns_name("gamma")].startswith(
+        f"its meshed client {dns_name('alpha')} stays in the mesh"
+    )
+    routes = play(fleet, plan)
+    assert set(routes[-1].values()) == {"app-mesh"}
+    assert mesh_nodes() == ["ecsdemo-alpha", "ecsdemo-beta", "ecsdemo-gamma"]
+
+
+def test_a_service_with_a_client_outside_the_set_is_unfiltered_and_stays(
+    make_fleet: Any, tmp_path: Path
+) -> None:
+    """legacy (kept in App Mesh: --keep) and app both call shared."""
+    graph = {"shared": [], "app": ["shared"], "legacy": ["shared"]}
+    paths = dict(zip(graph, write_fleet(tmp_path / "fleet", graph)[1:], strict=True))
+    fleet = make_fleet(tmp_path / "fleet" / "platform.yaml", paths, graph, list(graph))
+
+    plan = run_plan(fleet, tmp_path / "plan", "--keep", dns_name("legacy"))
+
+    assert steps_of(plan) == [("unfilter", "shared"), ("switch", "app")]
+    [blocker] = plan["blockers"]
+    assert blocker["service"] == dns_name("shared")
+    assert blocker["reason"].startswith(
+        "its meshed client --keep ecsdemo-legacy.service.local stays in the mesh"
+    )
+    routes = play(fleet, plan)
+    assert routes[-1] == {("app", "shared"): "dns", ("legacy", "shared"): "app-mesh"}
+
+    # The manual way the blocker names: shared switched by hand (its template with the switch
+    # edits). legacy's Envoy still finds shared's tasks (no filter any more), and the cleanup
+    # Delete fails as the blocker said, naming legacy's node.
+    shared_switched = tmp_path / "shared-switched.yaml"
+    alone = [load(fleet.platform_template), load(plan["steps"][0]["output"])]
+    edited = migrate.plan(migrate.analyse(alone), str(tmp_path / "alone"))
+    [(_, text)] = edited.texts.items()
+    shared_switched.write_text(text)
+    operation = fleet.deploy("shared", shared_switched)
+    assert operation.status == "UPDATE_COMPLETE"
+    [failed] = operation.failed_cleanup
+    assert "VIRTUAL_NODE: [ecsdemo-legacy]" in failed.reason
+
+
+def test_every_written_template_lints_clean(tmp_path: Path) -> None:
+    """cfn-lint with the project's rules, once over the templates of several plans."""
+    outs = []
+    fleets: list[tuple[dict[str, list[str]], dict[str, Any]]] = [
+        ({"ledger": [], "orders": ["ledger"], "api": ["orders"], "web": ["api"]}, {}),
+        ({"gamma": [], "alpha": ["beta", "gamma"], "beta": ["alpha"]}, {}),
+        ({"bottom": [], "left": ["bottom"], "top": ["left"]}, {"imported": ["left"]}),
+    ]
+    for i, (graph, options) in enumerate(fleets):
+        written = write_fleet(tmp_path / f"fleet{i}", graph, **options)
+        assert migrate.main([*map(str, written), "--out", str(tmp_path / f"out{i}")]) == 0
+        outs.extend(sorted((tmp_path / f"out{i}").glob("[0-9]*.yaml")))
+    assert len(outs) >= 14
+    result = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "cfn-lint"), "--append-rules", str(REPO / "lint"), "--"]
+        + [str(p) for p in outs],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
