@@ -78,6 +78,7 @@ __all__ = [
     "find_unresolved",
     "load",
     "loads",
+    "placeheld",
 ]
 
 Key = str | int
@@ -321,6 +322,25 @@ def find_unresolved(value: Any) -> Unresolved | None:
         if found is not None:
             return found
     return None
+
+
+def placeheld(value: Any, path: str = "") -> tuple[Any, list[tuple[str, Unresolved]]]:
+    """A resolved value with each Unresolved replaced by its placeholder (``"placeholder"``
+    where it has none), and the (path, Unresolved) of each one replaced, paths as the
+    resource's messages write them (``Listeners[0].Port``)."""
+    replaced: list[tuple[str, Unresolved]] = []
+
+    def held(node: Any, here: str) -> Any:
+        if isinstance(node, Unresolved):
+            replaced.append((here, node))
+            return node.placeholder if node.placeholder is not None else "placeholder"
+        if isinstance(node, dict):
+            return {k: held(v, f"{here}.{k}" if here else str(k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [held(v, f"{here}[{i}]") for i, v in enumerate(node)]
+        return node
+
+    return held(value, path), replaced
 
 
 def cloudformation_strings(value: Any) -> Any:

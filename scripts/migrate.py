@@ -77,6 +77,7 @@ from scripts.cfn_template import (  # noqa: E402
     cloudformation_strings,
     load,
     loads,
+    placeheld,
 )
 
 CUSTOM = "Custom::MeshedCrystal"
@@ -213,16 +214,9 @@ def _attribute_reads(template: Template, logical: str) -> list[tuple[Path_, str]
 def _placeheld(value: Any, path: str, wanted: list[str]) -> Any:
     """A resolved value with each Unresolved replaced by its placeholder; the paths of those
     without one are appended to ``wanted``."""
-    if isinstance(value, Unresolved):
-        if value.placeholder is None:
-            wanted.append(f"{path}: {value.reason}")
-            return "placeholder"
-        return value.placeholder
-    if isinstance(value, dict):
-        return {k: _placeheld(v, f"{path}.{k}" if path else k, wanted) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_placeheld(v, f"{path}[{i}]", wanted) for i, v in enumerate(value)]
-    return value
+    held, replaced = placeheld(value, path)
+    wanted.extend(f"{where}: {u.reason}" for where, u in replaced if u.placeholder is None)
+    return held
 
 
 # The properties whose values decide the graph: the rest may stay placeholders.

@@ -374,3 +374,18 @@ def test_the_command_prints_a_path_resolved_and_the_notes(
     out = capsys.readouterr().out.splitlines()
     assert out[0] == '"ecsdemo-crystal.service.local"'
     assert out[1].startswith(f"note: {platform}: stack name taken as 'meshed-crystal-platform'")
+
+
+def test_placeheld_replaces_each_unresolved_and_says_where() -> None:
+    from scripts.cfn_template import Unresolved, placeheld
+
+    arn = Unresolved("Discovery.Arn is known at deploy time", "arn:aws:x", None)
+    image = Unresolved("parameter Image has no value")
+    held, replaced = placeheld(
+        {"CloudMapServiceArn": arn, "Listeners": [{"Port": "80"}, {"Image": image}]}
+    )
+    assert held == {
+        "CloudMapServiceArn": "arn:aws:x",
+        "Listeners": [{"Port": "80"}, {"Image": "placeholder"}],
+    }
+    assert replaced == [("CloudMapServiceArn", arn), ("Listeners[1].Image", image)]
