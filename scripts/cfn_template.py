@@ -848,6 +848,9 @@ def _placeholder(type_: str, attribute: str) -> str | None:
         return f"arn:aws:ecs:{region}:{account}:task-definition/placeholder:1"
     if type_ == "AWS::AppMesh::Mesh" and attribute in ("", "Arn"):
         return f"arn:aws:appmesh:{region}:{account}:mesh/placeholder"
+    if type_ == "AWS::IAM::Role" and attribute in ("Arn", ""):
+        # IAM is global: its ARNs have no region (arn:aws:iam::<account>:role/<name>).
+        return f"arn:aws:iam::{account}:role/placeholder" if attribute == "Arn" else "placeholder"
     if attribute in ("Arn", "") and service and kind:
         return f"arn:aws:{service.lower()}:{region}:{account}:{kind.lower()}/placeholder"
     return None

@@ -389,3 +389,17 @@ def test_placeheld_replaces_each_unresolved_and_says_where() -> None:
         "Listeners": [{"Port": "80"}, {"Image": "placeholder"}],
     }
     assert replaced == [("CloudMapServiceArn", arn), ("Listeners[1].Image", image)]
+
+
+def test_an_iam_role_arn_placeholder_has_no_region() -> None:
+    template = loads(
+        "Resources:\n  Role: {Type: AWS::IAM::Role}\n"
+        "  Use: {Type: AWS::SNS::Topic, Properties: {Arn: !GetAtt Role.Arn, Name: !Ref Role}}\n"
+    )
+    resolver = Resolver([template])
+    arn = resolver.resolve(template, ("Resources", "Use", "Properties", "Arn"))
+    name = resolver.resolve(template, ("Resources", "Use", "Properties", "Name"))
+    assert isinstance(arn, Unresolved)
+    assert arn.placeholder == "arn:aws:iam::123456789012:role/placeholder"
+    assert isinstance(name, Unresolved)
+    assert name.placeholder == "placeholder"
