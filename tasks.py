@@ -10,6 +10,9 @@
                                               minutes per module; docs/testing.md)
     python3 tasks.py plan PROPERTIES.json --task-definition TD.json [--full]
                                               what the properties would make (no AWS call)
+    python3 tasks.py plan TEMPLATE [--logical-id ID] [--parameter KEY=VALUE]
+                                   [--before OLD_TEMPLATE]
+                                              the same from a template; the Update from OLD
     python3 tasks.py migrate TEMPLATE_OR_DIR... --out DIR [--parameter STACK.KEY=VALUE]
                                               plan and write a fleet's move off App Mesh
                                               (no AWS call; docs/migration.md)
