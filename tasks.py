@@ -5,6 +5,7 @@
     python3 tasks.py test                     linters, type checks and the whole test suite
                                               (with a python3.13 for `sam build`: PATH or pyenv)
     python3 tasks.py test --quick             linters, type checks and the pure tests (seconds)
+    python3 tasks.py lint TEMPLATE...         cfn-lint with the Custom::MeshedCrystal rules
     python3 tasks.py bench                    benchmarks (figures, not pass/fail)
     python3 tasks.py mutate [MODULE ...]      mutation score of the lifecycle modules (figures,
                                               minutes per module; docs/testing.md)
@@ -161,6 +162,15 @@ def plan(args: list[str]) -> int:
     return run(str(PYTHON), "scripts/plan.py", *args)
 
 
+def lint(args: list[str]) -> int:
+    # The rule folder goes last: --append-rules takes every folder that follows it, so the
+    # templates (and cfn-lint's own options) come first and no `--` is needed.
+    if not [a for a in args if not a.startswith("-")]:
+        print("usage: python3 tasks.py lint TEMPLATE... [cfn-lint options]")
+        return 2
+    return run(str(BIN / "cfn-lint"), *args, "--append-rules", str(REPO / "lint"))
+
+
 def migrate(args: list[str]) -> int:
     return run(str(PYTHON), "scripts/migrate.py", *args)
 
@@ -172,6 +182,7 @@ COMMANDS = {
     "plan": plan,
     "migrate": migrate,
     "mutate": mutate,
+    "lint": lint,
 }
 
 

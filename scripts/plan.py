@@ -361,6 +361,10 @@ class FromTemplate(NamedTuple):
     base_name: str
     cloud_map_names: tuple[str, str] | None
     marked: list[str]
+    uncertain: list[str]
+    """Paths (``Listeners[0].Port``, ``TaskDefinition.Cpu``) whose value the template does not
+    give and no placeholder of the right shape stands for: a rule broken there is not the
+    template's (the lint rules drop it)."""
 
 
 def _template_module() -> Any:
@@ -396,6 +400,16 @@ def read_template(
         raise PlanError(f"template {path}: {error.strerror}") from error
     except cfn.TemplateError as error:
         raise PlanError(str(error)) from error
+    return read_resource(template, logical_id, parameters, options)
+
+
+def read_resource(
+    template: Any, logical_id: str | None, parameters: Mapping[str, str], options: Options
+) -> FromTemplate:
+    """The same, from a loaded ``cfn_template.Template`` (the lint rules build theirs from
+    cfn-lint's)."""
+    cfn = _template_module()
+    path = template.path
     found = template.resources_of_type(RESOURCE_TYPE)
     if logical_id is None:
         if len(found) != 1:
@@ -416,8 +430,9 @@ def read_template(
     where = ("Resources", logical_id, "Properties")
     raw_node = template.get(where) if isinstance(template.get(where), Mapping) else {}
     marked: list[str] = []
+    uncertain: list[str] = []
     base, base_name, raw_task_definition = _template_task_definition(
-        cfn, resolver, template, raw_node.get("TaskDefinition"), options, marked
+        cfn, resolver, template, raw_node.get("TaskDefinition"), options, marked, uncertain
     )
     names = None
     if "CloudMapServiceArn" in raw_node:
@@ -439,12 +454,14 @@ def read_template(
             continue
         shown = unresolved.placeholder if unresolved.placeholder is not None else "placeholder"
         marked.append(f"{at} = {shown}: {unresolved.reason}")
+        if unresolved.placeholder is None:
+            uncertain.append(at)
     for note in resolver.notes:
         marked.append(note)
     properties = cfn.cloudformation_strings(held)
     if raw_task_definition is not None:
         properties["TaskDefinition"] = raw_task_definition
-    return FromTemplate(logical_id, properties, base, base_name, names, marked)
+    return FromTemplate(logical_id, properties, base, base_name, names, marked, uncertain)
 
 
 def _template_task_definition(
@@ -454,6 +471,7 @@ def _template_task_definition(
     node: Any,
     options: Options,
     marked: list[str],
+    uncertain: list[str],
 ) -> tuple[dict[str, Any] | None, str, str | None]:
     """(base, its name, the TaskDefinition property's placeholder) when ``node`` is a !Ref (or
     !GetAtt ...TaskDefinitionArn) of an AWS::ECS::TaskDefinition of the same template."""
@@ -472,6 +490,8 @@ def _template_task_definition(
     for at, unresolved in replaced:
         shown = unresolved.placeholder if unresolved.placeholder is not None else "placeholder"
         marked.append(f"{target}.{at} = {shown}: {unresolved.reason}")
+        if unresolved.placeholder is None:
+            uncertain.append(f"TaskDefinition.{at}")
     properties = cfn.cloudformation_strings(held)
     family = properties.get("Family")
     if not isinstance(family, str) or not family:
