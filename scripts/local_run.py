@@ -32,6 +32,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -90,6 +91,8 @@ def _fake_aws_environment(endpoint_url: str, region: str) -> None:
     os.environ.pop("AWS_PROFILE", None)
 
 
+# A stack's ARN, as CloudFormation sends it: the run's region and stack come from it.
+STACK_ID = re.compile(r"^arn:aws[\w-]*:cloudformation:[a-z0-9-]+:\d{12}:stack/[^/]+/.+$")
 # The fields CloudFormation puts in every custom resource event (docs/reference.md).
 EVENT_FIELDS = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId")
 
@@ -115,6 +118,11 @@ def _load_event(path: Path) -> dict[str, Any]:
         raise EventFileError(
             f"{path}: not a CloudFormation event: missing {', '.join(missing)} "
             "(see docs/reference.md, 'Events')"
+        )
+    if not STACK_ID.match(str(event["StackId"])):
+        raise EventFileError(
+            f"{path}: StackId is not a stack ARN "
+            "(arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>, as CloudFormation sends)"
         )
     if not isinstance(event.get("ResourceProperties"), dict):
         state = "is not an object" if "ResourceProperties" in event else "is missing"
@@ -145,8 +153,7 @@ def _check_ids(events: list[tuple[Path, dict[str, Any]]]) -> None:
 
 def _region(events: list[tuple[Path, dict[str, Any]]]) -> str:
     """The region of the events' stack (the function runs where its stack is)."""
-    parts = str(events[0][1]["StackId"]).split(":")
-    return parts[3] if len(parts) > 4 and parts[0] == "arn" and parts[3] else "us-east-1"
+    return str(events[0][1]["StackId"]).split(":")[3]
 
 
 def _print_response(
@@ -298,6 +305,12 @@ def _run(
     session = boto3.Session(region_name=region)
     platform = build_workshop_platform(session)
     print(f"emulator: {endpoint_url} (moto server mode, loopback only), region {region}")
+    account = str(events[0][1]["StackId"]).split(":")[4]
+    if account != platform.account:
+        print(
+            f"  (the events' stack is in account {account}; the emulator has one account, "
+            f"{platform.account}, which the function's ARNs name)"
+        )
     _print_platform(platform)
     made = provision_for(session, platform, _all_properties(events))
     if made:

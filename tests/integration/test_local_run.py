@@ -221,12 +221,21 @@ def test_appmesh_retired_from_the_environment_is_the_providers_setting() -> None
             "ResourceProperties is not an object",
         ),
         (
+            lambda e: e.update(StackId="payments-stack"),
+            "StackId is not a stack ARN (arn:aws:cloudformation:<region>:<account>:stack/",
+        ),
+        (
             lambda e: e.update(RequestType="Update"),
             "an Update without PhysicalResourceId: give the id the Create returned, or put a "
             "Create of Payments before it in the same run",
         ),
     ],
-    ids=["no ResourceProperties", "not an object", "Update without PhysicalResourceId"],
+    ids=[
+        "no ResourceProperties",
+        "not an object",
+        "StackId not an ARN",
+        "Update without PhysicalResourceId",
+    ],
 )
 def test_an_event_the_run_cannot_send_is_one_line_before_the_platform_starts(
     tmp_path: Path, change: Any, says: str
