@@ -211,3 +211,39 @@ def test_what_a_template_plan_needs_is_one_line(args: list[str], says: str) -> N
     done = run(*args)
     assert done.returncode == 1
     assert done.stderr == says + "\n"
+
+
+INLINE = """
+Parameters:
+  Namespace: {Type: String, Default: service.local}
+Resources:
+  Nodejs:
+    Type: Custom::MeshedCrystal
+    Properties:
+      ServiceToken: !ImportValue MeshedCrystalServiceToken
+      Mode: ServiceConnect
+      CloudMapNamespaceName: !Ref Namespace
+      CloudMapServiceName: ecsdemo-nodejs
+      TaskDefinition:
+        Family: ecsdemo-nodejs
+        NetworkMode: awsvpc
+        Memory: "1024"
+        TaskRoleArn: arn:aws:iam::123456789012:role/nodejs-task
+        ContainerDefinitions:
+          - Name: nodejs
+            Image: public.ecr.aws/aws-containers/ecsdemo-nodejs:latest
+            Memory: 512
+            PortMappings: [{ContainerPort: 3000}]
+"""
+
+
+def test_an_inline_task_definition_in_service_connect_mode(tmp_path: Path) -> None:
+    template = tmp_path / "nodejs.yaml"
+    template.write_text(INLINE, encoding="utf-8")
+    out = plan(str(template), "--parameter", "Namespace=apps.local")
+    assert "Mode: ServiceConnect" in out
+    # An inline definition keeps its own Family (DESIGN §2)
+    assert "== Task definition: family ecsdemo-nodejs, derived from ecsdemo-nodejs ==" in out
+    assert '+          "name": "nodejs-3000",' in out
+    assert "Endpoint               = http://ecsdemo-nodejs.apps.local:3000\n" in out
+    assert "== From the template" not in out  # the template says everything the plan needs
