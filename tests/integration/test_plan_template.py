@@ -244,6 +244,6 @@ def test_an_inline_task_definition_in_service_connect_mode(tmp_path: Path) -> No
     assert "Mode: ServiceConnect" in out
     # An inline definition keeps its own Family (DESIGN §2)
     assert "== Task definition: family ecsdemo-nodejs, derived from ecsdemo-nodejs ==" in out
-    assert '+          "name": "nodejs-3000",' in out
+    assert '+          "name": "nodejs-3000"\n' in out
     assert "Endpoint               = http://ecsdemo-nodejs.apps.local:3000\n" in out
     assert "== From the template" not in out  # the template says everything the plan needs
