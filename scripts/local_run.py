@@ -314,7 +314,7 @@ def _run(
     _print_platform(platform)
     made = provision_for(session, platform, _all_properties(events))
     if made:
-        print("made for your events (the workshop platform lacks them):")
+        print("what your events name and the workshop platform lacks (+ made, ! not made):")
         for line in made:
             print(f"  {line}")
     retired = os.environ.get("APPMESH_RETIRED", "auto")

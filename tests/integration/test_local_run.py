@@ -100,7 +100,9 @@ def test_a_users_own_service_is_made_in_the_emulator_and_labelled_with_its_logic
     out = done.stdout
     # The events' region (eu-west-1, from StackId), and what they name that the platform lacks
     assert "region eu-west-1" in out
-    made = out.split("made for your events (the workshop platform lacks them):\n")[1]
+    made = out.split(
+        "what your events name and the workshop platform lacks (+ made, ! not made):\n"
+    )[1]
     mesh, namespace, service, task_definition = made.splitlines()[:4]
     assert mesh == "  + App Mesh mesh payments-mesh"
     assert namespace.startswith("  + Cloud Map namespace payments.internal (private DNS, ns-")
@@ -268,3 +270,24 @@ def test_appmesh_retired_needs_appmesh_gone() -> None:
     assert "--appmesh-retired applies once App Mesh is gone: give --appmesh-gone MODE" in (
         done.stderr
     )
+
+
+@pytest.mark.slow
+def test_what_the_run_cannot_make_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
+    event = json.loads(Path(PAYMENTS[0]).read_text())
+    properties = event["ResourceProperties"]
+    del properties["CloudMapNamespaceName"], properties["CloudMapServiceName"]
+    properties["CloudMapServiceArn"] = (
+        "arn:aws:servicediscovery:eu-west-1:123456789012:service/srv-payments01"
+    )
+    path = tmp_path / "create.json"
+    path.write_text(json.dumps(event))
+    done = run(str(path))
+    assert done.returncode == 1  # the Create fails as in AWS: the service does not exist
+    assert (
+        "  ! Cloud Map service srv-payments01 (CloudMapServiceArn) is not in the emulator, and "
+        "only Cloud Map knows its names: give CloudMapNamespaceName and CloudMapServiceName in "
+        "your local events instead"
+    ) in done.stdout
+    assert "  + App Mesh mesh payments-mesh" in done.stdout
+    assert "Create (create.json): FAILED" in done.stdout
