@@ -72,9 +72,10 @@ def local(args: list[str]) -> int:
     return run(str(PYTHON), "scripts/local_run.py", *args)
 
 
-# The quick tier: the pure tests (no emulator, no process started), after the same linters and
-# type checks; mypy is incremental, so only its first run on a machine takes long.
-QUICK_TESTS = ("tests/unit",)
+# The quick tier: the pure tests and the fast tier (the lifecycle and both modes on in-memory
+# fakes; no emulator, no process started), after the same linters and type checks; mypy is
+# incremental, so only its first run on a machine takes long.
+QUICK_TESTS = ("tests/unit", "tests/fast")
 
 
 def test(args: list[str]) -> int:

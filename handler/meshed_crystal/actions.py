@@ -17,6 +17,7 @@ from typing import Any
 
 from . import parallel
 from .adapters.appmesh import AppMesh
+from .adapters.appmesh_port import AppMeshPort
 from .adapters.cloudformation import CloudFormation
 from .adapters.cloudmap import CloudMap
 from .adapters.ecs import Ecs
@@ -30,6 +31,7 @@ from .appmesh_mode import (
 )
 from .identity import Revision
 from .mode import Chosen, Mode, Request, Result, Undo, reused, revisions_in_ecs
+from .ports import CloudFormationPort, CloudMapPort, EcsPort, TaggingPort
 from .properties import parse_properties, user_properties
 from .service_connect import ServiceConnectMode
 
@@ -54,25 +56,26 @@ def _quiet(physical_id: str) -> None:
 
 
 class Provider:
-    """The lifecycle. AWS adapters are injected (tests) or built lazily (Lambda)."""
+    """The lifecycle. AWS adapters are injected (tests: the emulator's, or the fakes of
+    ``tests/support/fakes.py``, any that satisfy ``ports``) or built lazily (Lambda)."""
 
     def __init__(
         self,
         *,
-        appmesh: AppMesh | None = None,
-        ecs: Ecs | None = None,
-        cloudmap: CloudMap | None = None,
-        cloudformation: CloudFormation | None = None,
-        tagging: Tagging | None = None,
+        appmesh: AppMeshPort | None = None,
+        ecs: EcsPort | None = None,
+        cloudmap: CloudMapPort | None = None,
+        cloudformation: CloudFormationPort | None = None,
+        tagging: TaggingPort | None = None,
         envoy_image: str = DEFAULT_ENVOY_IMAGE,
         allowed_meshes: frozenset[str] | None = None,
         retired: str = "auto",
     ) -> None:
-        self.appmesh = appmesh or AppMesh()
-        self.ecs = ecs or Ecs()
-        self.cloudmap = cloudmap or CloudMap()
-        self.cloudformation = cloudformation or CloudFormation()
-        self.tagging = tagging or Tagging()
+        self.appmesh: AppMeshPort = appmesh or AppMesh()
+        self.ecs: EcsPort = ecs or Ecs()
+        self.cloudmap: CloudMapPort = cloudmap or CloudMap()
+        self.cloudformation: CloudFormationPort = cloudformation or CloudFormation()
+        self.tagging: TaggingPort = tagging or Tagging()
         self.envoy_image = envoy_image
         # The modes, by the value of the Mode property. A Delete knows its mode by the form of
         # the physical id, which each mode recognises (parse_id).

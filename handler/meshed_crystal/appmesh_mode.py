@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, NamedTuple
 
 from . import ecs_model, mesh_spec, parallel, taskdef
-from .adapters.appmesh import AppMesh
-from .adapters.cloudformation import CloudFormation, StackAnswer
-from .adapters.cloudmap import CloudMap
-from .adapters.ecs import Ecs
+from .adapters.appmesh_port import AppMeshPort
+from .adapters.cloudformation import StackAnswer
 from .errors import AppMeshUnavailableError, OwnershipError, PropertyError
 from .identity import (
     PREFIX,
@@ -40,6 +38,7 @@ from .identity import (
     serving_tags,
 )
 from .mode import Chosen, Request, Result, Undo, adopted, ecs_tags, read_base
+from .ports import CloudFormationPort, CloudMapPort, EcsPort
 from .properties import Properties, check_mesh_region
 from .shapes import pruned
 
@@ -79,9 +78,9 @@ class Found(NamedTuple):
     base: dict[str, Any]  # the base task definition, as a RegisterTaskDefinition request
     node_name: str
     service_name: str
-    node: dict[str, Any] | None
+    node: Mapping[str, Any] | None
     node_tags: dict[str, str] | None
-    service: dict[str, Any] | None
+    service: Mapping[str, Any] | None
     service_tags: dict[str, str] | None
 
 
@@ -125,10 +124,10 @@ class AppMeshMode:
     def __init__(
         self,
         *,
-        appmesh: AppMesh,
-        ecs: Ecs,
-        cloudmap: CloudMap,
-        cloudformation: CloudFormation,
+        appmesh: AppMeshPort,
+        ecs: EcsPort,
+        cloudmap: CloudMapPort,
+        cloudformation: CloudFormationPort,
         envoy_image: str,
         allowed_meshes: frozenset[str] | None,
         retired: str,
@@ -283,8 +282,8 @@ class AppMeshMode:
         return namespace, service
 
     def _with_tags(
-        self, describe: Callable[[str, str, str], dict[str, Any] | None], *names: str
-    ) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
+        self, describe: Callable[[str, str, str], Mapping[str, Any] | None], *names: str
+    ) -> tuple[Mapping[str, Any] | None, dict[str, str] | None]:
         found = describe(*names)
         if found is None:
             return None, None
@@ -414,7 +413,7 @@ class AppMeshMode:
         spec: dict[str, Any],
         tags: dict[str, str],
         undo: Undo,
-    ) -> tuple[dict[str, Any] | None, dict[str, str] | None] | None:
+    ) -> tuple[Mapping[str, Any] | None, dict[str, str] | None] | None:
         """Create the virtual node or service (deleted again if the request fails): None.
 
         When the same request running concurrently (Lambda delivered it twice) made it between
@@ -620,7 +619,7 @@ class AppMeshDeletion:
 
 
 def _owned(
-    resource: dict[str, Any] | None,
+    resource: Mapping[str, Any] | None,
     tags: dict[str, str] | None,
     owner: Owner,
     what: str,

@@ -6,6 +6,7 @@ dicts go to boto3 as they are and compare equal to what ``Describe*`` returns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .properties import Listener, Properties
@@ -67,7 +68,7 @@ def service_spec(node_name: str) -> dict[str, Any]:
     return {"provider": {"virtualNode": {"virtualNodeName": node_name}}}
 
 
-def provider_node(spec: dict[str, Any]) -> str | None:
+def provider_node(spec: Mapping[str, Any]) -> str | None:
     """The virtual node a described virtual service's spec points at, if any."""
     node = (spec.get("provider") or {}).get("virtualNode") or {}
     name = node.get("virtualNodeName")

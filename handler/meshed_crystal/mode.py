@@ -18,9 +18,8 @@ from concurrent.futures import Future
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from . import ecs_model
-from .adapters.ecs import Ecs
-from .adapters.tagging import Tagging
 from .identity import Owner, Revision
+from .ports import EcsPort, TaggingPort
 from .properties import Properties
 
 logger = logging.getLogger(__name__)
@@ -185,7 +184,7 @@ class Mode(Protocol[PlanT, IdT]):
     def start_delete(self, request: Request, me: IdT) -> Deletion: ...
 
 
-def read_base(ecs: Ecs, props: Properties) -> dict[str, Any]:
+def read_base(ecs: EcsPort, props: Properties) -> dict[str, Any]:
     """The application's task definition, as a RegisterTaskDefinition request."""
     if isinstance(props.task_definition, str):
         described, base_tags = ecs.describe(props.task_definition)
@@ -194,7 +193,7 @@ def read_base(ecs: Ecs, props: Properties) -> dict[str, Any]:
 
 
 def revisions_in_ecs(
-    tagging: Tagging, ecs: Ecs, owner: Owner, holder: str
+    tagging: TaggingPort, ecs: EcsPort, owner: Owner, holder: str
 ) -> dict[str, dict[str, str]]:
     """The ACTIVE revisions an id registered, with their tags, found from ECS alone (DESIGN §9).
 

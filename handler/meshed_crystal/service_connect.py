@@ -22,12 +22,11 @@ from concurrent.futures import Future
 from typing import Any, NamedTuple
 
 from . import ecs_model, parallel, rules, taskdef
-from .adapters.cloudmap import CloudMap, Namespace
-from .adapters.ecs import Ecs
-from .adapters.tagging import Tagging
+from .adapters.cloudmap import Namespace
 from .errors import PropertyError, excerpt
 from .identity import PREFIX, Revision, tag_value
 from .mode import Chosen, Request, Result, Undo, ecs_tags, read_base, revisions_in_ecs
+from .ports import CloudMapPort, EcsPort, TaggingPort
 from .properties import APPMESH_ONLY, Properties, check_mesh_region, user_properties
 
 logger = logging.getLogger(__name__)
@@ -368,7 +367,7 @@ class Plan(NamedTuple):
 class ServiceConnectMode:
     """Create, Update and Delete of a ServiceConnect-mode resource (adapters injected)."""
 
-    def __init__(self, *, ecs: Ecs, cloudmap: CloudMap, tagging: Tagging) -> None:
+    def __init__(self, *, ecs: EcsPort, cloudmap: CloudMapPort, tagging: TaggingPort) -> None:
         self.ecs = ecs
         self.cloudmap = cloudmap
         self.tagging = tagging

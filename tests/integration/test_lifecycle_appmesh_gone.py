@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import pytest
 from meshed_crystal import actions, app
+from meshed_crystal.adapters.appmesh import AppMesh
 
 from tests.conftest import ENVOY_IMAGE
 from tests.integration import aws_state
@@ -149,6 +150,7 @@ def test_retired_true_never_calls_app_mesh_on_delete(
     calls_before = len(faults.calls)
     ok(cfn.delete(LOGICAL))
     assert [c for c in faults.calls[calls_before:] if c[0] == "appmesh"] == []
+    assert isinstance(fresh.appmesh, AppMesh)
     assert fresh.appmesh._client is None  # the appmesh client was never even built
     assert aws_state.active_revisions(FAMILY) == []
 

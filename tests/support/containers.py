@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from meshed_crystal.actions import Provider
+from meshed_crystal.adapters.clients import LazyClient
 
 __all__ = ["cold_start"]
 
@@ -32,6 +33,7 @@ def cold_start(envoy_image: str) -> ModuleType:
     spec.loader.exec_module(module)
     provider = Provider(envoy_image=envoy_image)
     for adapter in (provider.appmesh, provider.ecs, provider.cloudmap, provider.cloudformation):
+        assert isinstance(adapter, LazyClient)  # the default adapters, not injected ones
         _: Any = adapter.client
     setattr(module, "provider", provider)  # noqa: B010 - a module attribute mypy cannot see
     return module

@@ -57,11 +57,15 @@ shapes; its documentation strings are quoted as "model"):
 ``UpdateService`` with any of ``serviceConnectConfiguration``, ``serviceRegistries`` or
 ``taskDefinition`` starts a new deployment (moto keeps one deployment: it is replaced, not
 drained). A new task definition is checked against the service's stored configuration.
+
+Cloud Map's ``ListServices`` honours its ``NAMESPACE_ID`` filter, as the real API does (moto
+5.2 ignores every filter): a discovery name is looked up in its namespace only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -81,6 +85,7 @@ from moto.servicediscovery.models import (
     servicediscovery_backends,
 )
 from moto.servicediscovery.models import Service as CloudMapService
+from moto.servicediscovery.responses import ServiceDiscoveryResponse
 from moto.utilities.utils import get_partition
 
 __all__ = [
@@ -510,6 +515,21 @@ def _update_service(self: EC2ContainerServiceResponse) -> ActionResult:
 _install_lock = threading.Lock()
 
 
+def _list_services(self: ServiceDiscoveryResponse) -> str:
+    """Cloud Map's ListServices with its ``NAMESPACE_ID`` filter (``EQ``, the default, or
+    ``IN``; model: "NAMESPACE_ID: If you specify NAMESPACE_ID for Name, you must specify either
+    a namespace ID or a namespace ARN"), which moto 5.2 ignores: a lookup of a discovery name in
+    one namespace would otherwise find a service of another. Other filters stay ignored."""
+    params = json.loads(self.body or "{}")
+    services = list(self.servicediscovery_backend.list_services())
+    for found in params.get("Filters") or []:
+        if found.get("Name") != "NAMESPACE_ID":
+            continue
+        wanted = {str(v).rsplit("/", 1)[-1] for v in found.get("Values") or []}
+        services = [s for s in services if s.namespace_id in wanted]
+    return json.dumps({"Services": [s.to_json() for s in services]})
+
+
 def install() -> None:
     """Serve ECS Service Connect from moto, in-process (``mock_aws``) and in server mode.
 
@@ -521,3 +541,4 @@ def install() -> None:
     with _install_lock:
         EC2ContainerServiceResponse.create_service = _create_service  # type: ignore[method-assign]
         EC2ContainerServiceResponse.update_service = _update_service  # type: ignore[method-assign]
+        ServiceDiscoveryResponse.list_services = _list_services  # type: ignore[method-assign]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from botocore.exceptions import (
     ClientError,
@@ -29,6 +29,9 @@ from meshed_crystal.errors import (
 )
 
 from .clients import LazyClient
+
+if TYPE_CHECKING:
+    from mypy_boto3_appmesh.type_defs import VirtualNodeDataTypeDef, VirtualServiceDataTypeDef
 
 T = TypeVar("T")
 # One INFO line per write (an operator reads what an invocation did from its log).
@@ -172,38 +175,46 @@ class AppMesh(LazyClient):
 
     # Virtual nodes and virtual services have the same four operations; ``_Kind`` names them.
 
-    def describe_node(self, mesh: str, owner: str | None, name: str) -> dict[str, Any] | None:
-        return self._describe(_NODE, mesh, owner, name)
+    def describe_node(
+        self, mesh: str, owner: str | None, name: str
+    ) -> VirtualNodeDataTypeDef | None:
+        return cast("VirtualNodeDataTypeDef | None", self._describe(_NODE, mesh, owner, name))
 
     def create_node(
         self, mesh: str, owner: str | None, name: str, spec: dict[str, Any], tags: dict[str, str]
-    ) -> dict[str, Any] | None:
+    ) -> VirtualNodeDataTypeDef | None:
         """None when the name was taken since it was read (ConflictException): the caller
         re-reads it to learn whose it is (a concurrent duplicate of the same request, or not)."""
-        return self._create(_NODE, mesh, owner, name, spec, tags)
+        created = self._create(_NODE, mesh, owner, name, spec, tags)
+        return cast("VirtualNodeDataTypeDef | None", created)
 
     def update_node(
         self, mesh: str, owner: str | None, name: str, spec: dict[str, Any]
-    ) -> dict[str, Any]:
-        return self._update(_NODE, mesh, owner, name, spec)
+    ) -> VirtualNodeDataTypeDef:
+        return cast("VirtualNodeDataTypeDef", self._update(_NODE, mesh, owner, name, spec))
 
     def delete_node(self, mesh: str, owner: str | None, name: str) -> bool:
         """False when it was already gone."""
         return self._delete(_NODE, mesh, owner, name)
 
-    def describe_service(self, mesh: str, owner: str | None, name: str) -> dict[str, Any] | None:
-        return self._describe(_SERVICE, mesh, owner, name)
+    def describe_service(
+        self, mesh: str, owner: str | None, name: str
+    ) -> VirtualServiceDataTypeDef | None:
+        described = self._describe(_SERVICE, mesh, owner, name)
+        return cast("VirtualServiceDataTypeDef | None", described)
 
     def create_service(
         self, mesh: str, owner: str | None, name: str, spec: dict[str, Any], tags: dict[str, str]
-    ) -> dict[str, Any] | None:
+    ) -> VirtualServiceDataTypeDef | None:
         """None when the name was taken since it was read (see ``create_node``)."""
-        return self._create(_SERVICE, mesh, owner, name, spec, tags)
+        created = self._create(_SERVICE, mesh, owner, name, spec, tags)
+        return cast("VirtualServiceDataTypeDef | None", created)
 
     def update_service(
         self, mesh: str, owner: str | None, name: str, spec: dict[str, Any]
-    ) -> dict[str, Any]:
-        return self._update(_SERVICE, mesh, owner, name, spec)
+    ) -> VirtualServiceDataTypeDef:
+        updated = self._update(_SERVICE, mesh, owner, name, spec)
+        return cast("VirtualServiceDataTypeDef", updated)
 
     def delete_service(self, mesh: str, owner: str | None, name: str) -> bool:
         """False when it was already gone."""

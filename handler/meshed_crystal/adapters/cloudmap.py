@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from botocore.exceptions import ClientError
 
@@ -10,6 +10,9 @@ from meshed_crystal import retry
 from meshed_crystal.errors import AwsError, MissingResourceError
 
 from .clients import LazyClient
+
+if TYPE_CHECKING:
+    from mypy_boto3_servicediscovery.type_defs import ServiceSummaryTypeDef
 
 
 class Namespace(NamedTuple):
@@ -82,7 +85,7 @@ class CloudMap(LazyClient):
             raise MissingResourceError(f"{path}: Cloud Map namespace '{name_or_id}' does not exist")
         return Namespace(str(found["Id"]), str(found["Arn"]), str(found["Name"]))
 
-    def service_named(self, namespace_id: str, name: str) -> dict[str, Any] | None:
+    def service_named(self, namespace_id: str, name: str) -> ServiceSummaryTypeDef | None:
         """The Cloud Map service ``name`` of a namespace (its summary), or None."""
         try:
             services = self._all(
@@ -93,7 +96,8 @@ class CloudMap(LazyClient):
             )
         except ClientError as e:
             raise AwsError(f"Cloud Map {retry.error_code(e)}: {e}") from e
-        return next((dict(s) for s in services if s["Name"] == name), None)
+        found = next((dict(s) for s in services if s["Name"] == name), None)
+        return cast("ServiceSummaryTypeDef | None", found)
 
     def tags(self, arn: str) -> dict[str, str]:
         try:

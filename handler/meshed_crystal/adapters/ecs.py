@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -11,6 +11,9 @@ from meshed_crystal import retry
 from meshed_crystal.errors import AwsError, MissingResourceError
 
 from .clients import LazyClient
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs.type_defs import TaskDefinitionTypeDef
 
 # One INFO line per write (DESIGN: an operator reads what an invocation did from its log).
 logger = logging.getLogger(__name__)
@@ -20,7 +23,7 @@ class Ecs(LazyClient):
     def __init__(self, client: Any | None = None) -> None:
         super().__init__("ecs", client)
 
-    def describe(self, reference: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    def describe(self, reference: str) -> tuple[TaskDefinitionTypeDef, list[dict[str, str]]]:
         """The task definition (ARN, family:revision, or family's latest ACTIVE) and its tags."""
         try:
             response = retry.call(
@@ -40,7 +43,8 @@ class Ecs(LazyClient):
                     f"TaskDefinition: '{reference}' was not found ({message})"
                 ) from e
             raise AwsError(f"ECS {retry.error_code(e)} describing {reference}: {message}") from e
-        return dict(response["taskDefinition"]), list(response.get("tags") or [])
+        described = cast("TaskDefinitionTypeDef", dict(response["taskDefinition"]))
+        return described, list(response.get("tags") or [])
 
     # ECS answers "not found" and "not allowed" alike with ClientException (its model says so):
     # only the message tells them apart. A permission mistake must never pass for "gone".
@@ -77,7 +81,7 @@ class Ecs(LazyClient):
             f"(grant it in the function's policy, template.yaml). ECS said: {code}: {message}"
         )
 
-    def register(self, request: dict[str, Any]) -> dict[str, Any]:
+    def register(self, request: dict[str, Any]) -> TaskDefinitionTypeDef:
         try:
             response = retry.call(
                 "RegisterTaskDefinition", lambda: self.client.register_task_definition(**request)
@@ -87,7 +91,7 @@ class Ecs(LazyClient):
             raise AwsError(
                 f"ECS {retry.error_code(e)} registering family {request.get('family')}: {message}"
             ) from e
-        registered = dict(response["taskDefinition"])
+        registered = cast("TaskDefinitionTypeDef", dict(response["taskDefinition"]))
         logger.info(
             "registered task definition", extra={"arn": registered.get("taskDefinitionArn")}
         )
