@@ -12,7 +12,7 @@
     python3 tasks.py plan PROPERTIES.json --task-definition TD.json [--full]
                                               what the properties would make (no AWS call)
     python3 tasks.py plan TEMPLATE [--logical-id ID] [--parameter KEY=VALUE]
-                                   [--before OLD_TEMPLATE]
+                                   [--with IMPORTED_FROM] [--before OLD_TEMPLATE]
                                               the same from a template; the Update from OLD
     python3 tasks.py migrate TEMPLATE_OR_DIR... --out DIR [--parameter STACK.KEY=VALUE]
                                               plan and write a fleet's move off App Mesh

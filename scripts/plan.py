@@ -32,7 +32,7 @@ import argparse
 import difflib
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -388,23 +388,38 @@ def looks_like_template(path: str) -> bool:
     return isinstance(data, Mapping) and "Resources" in data
 
 
-def read_template(
-    path: str, logical_id: str | None, parameters: Mapping[str, str], options: Options
-) -> FromTemplate:
-    """The resource ``logical_id`` (or the template's only Custom::MeshedCrystal) of the
-    template at ``path``, read by scripts/cfn_template.py as CloudFormation would."""
+def _load_template(path: str) -> Any:
     cfn = _template_module()
     try:
-        template = cfn.load(path)
+        return cfn.load(path)
     except OSError as error:
         raise PlanError(f"template {path}: {error.strerror}") from error
     except cfn.TemplateError as error:
         raise PlanError(str(error)) from error
-    return read_resource(template, logical_id, parameters, options)
+
+
+def read_template(
+    path: str,
+    logical_id: str | None,
+    parameters: Mapping[str, str],
+    options: Options,
+    others: Sequence[str] = (),
+) -> FromTemplate:
+    """The resource ``logical_id`` (or the template's only Custom::MeshedCrystal) of the
+    template at ``path``, read by scripts/cfn_template.py as CloudFormation would; ``others``:
+    the templates of the stacks it imports from (their exports resolve its Fn::ImportValue)."""
+    template = _load_template(path)
+    return read_resource(
+        template, logical_id, parameters, options, [_load_template(o) for o in others]
+    )
 
 
 def read_resource(
-    template: Any, logical_id: str | None, parameters: Mapping[str, str], options: Options
+    template: Any,
+    logical_id: str | None,
+    parameters: Mapping[str, str],
+    options: Options,
+    others: Sequence[Any] = (),
 ) -> FromTemplate:
     """The same, from a loaded ``cfn_template.Template`` (the lint rules build theirs from
     cfn-lint's)."""
@@ -426,7 +441,7 @@ def read_resource(
     pseudo = {"AWS::Region": options.region, "AWS::Partition": options.partition}
     if options.account_given:
         pseudo["AWS::AccountId"] = options.account
-    resolver = cfn.Resolver([template], {template.name: dict(parameters)}, pseudo)
+    resolver = cfn.Resolver([template, *others], {template.name: dict(parameters)}, pseudo)
     where = ("Resources", logical_id, "Properties")
     raw_node = template.get(where) if isinstance(template.get(where), Mapping) else {}
     marked: list[str] = []
@@ -746,6 +761,15 @@ def main(argv: list[str] | None = None) -> int:
         help="a template parameter's value (default: its Default)",
     )
     parser.add_argument(
+        "--with",
+        dest="others",
+        action="append",
+        default=[],
+        metavar="TEMPLATE",
+        help="the template of a stack this one imports from (Fn::ImportValue of its exports, "
+        "e.g. the platform's Cloud Map service); repeatable",
+    )
+    parser.add_argument(
         "--before",
         metavar="OLD_TEMPLATE",
         help="the template as deployed now: preview the Update from it (in place or replacement, "
@@ -771,9 +795,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if looks_like_template(args.properties):
             return _main_template(args)
-        if args.before or args.parameter:
+        if args.before or args.parameter or args.others:
             raise PlanError(
-                "--before and --parameter take templates: "
+                "--before, --parameter and --with take templates: "
                 f"{args.properties} is properties or an event"
             )
         raw, stack_id, logical_id = read_properties(_load(args.properties, "properties file"))
@@ -836,7 +860,7 @@ def _main_template(args: argparse.Namespace) -> int:
     )
 
     def planned_from(path: str, logical_id: str | None) -> tuple[FromTemplate, Planned]:
-        read = read_template(path, logical_id, parameters, options)
+        read = read_template(path, logical_id, parameters, options, args.others)
         chosen = options._replace(
             logical_id=read.logical_id,
             cloud_map_names=options.cloud_map_names or read.cloud_map_names,
@@ -846,6 +870,12 @@ def _main_template(args: argparse.Namespace) -> int:
             return read, plan(read.properties, base, chosen)
         except MeshedCrystalError as error:
             raise PlanError(f"{path}, {read.logical_id}: {error}") from error
+        except PlanError as error:
+            if "--cloud-map-names" in str(error):
+                raise PlanError(
+                    f"{error}, or give the template that declares it with --with TEMPLATE"
+                ) from error
+            raise
 
     read, planned = planned_from(args.properties, args.logical_id)
     base_name = (

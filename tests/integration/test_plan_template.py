@@ -197,8 +197,8 @@ def test_a_renamed_node_keeps_the_service_it_hands_over(tmp_path: Path) -> None:
         ),
         (
             ["events/create.json", "--before", PAYMENTS],
-            "plan: --before and --parameter take templates: events/create.json is properties or "
-            "an event",
+            "plan: --before, --parameter and --with take templates: events/create.json is "
+            "properties or an event",
         ),
         (
             [PAYMENTS, "--parameter", "ApiPort"],
@@ -247,3 +247,20 @@ def test_an_inline_task_definition_in_service_connect_mode(tmp_path: Path) -> No
     assert '+          "name": "nodejs-3000"\n' in out
     assert "Endpoint               = http://ecsdemo-nodejs.apps.local:3000\n" in out
     assert "== From the template" not in out  # the template says everything the plan needs
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_with_resolves_imports_from_another_stacks_template() -> None:
+    # A service stack that imports its Cloud Map service and mesh from a platform stack
+    alone = run(str(EXAMPLES / "crystal.yaml"))
+    assert alone.returncode == 1
+    assert alone.stderr.endswith(
+        "give them with --cloud-map-names NAMESPACE SERVICE, or give the template that declares "
+        "it with --with TEMPLATE\n"
+    )
+    out = plan(str(EXAMPLES / "crystal.yaml"), "--with", str(EXAMPLES / "platform.yaml"))
+    assert '"namespaceName": "service.local",' in out
+    assert "VirtualServiceName     = ecsdemo-crystal.service.local\n" in out
+    assert "MeshName               = ecs-mesh\n" in out
