@@ -264,3 +264,14 @@ def test_with_resolves_imports_from_another_stacks_template() -> None:
     assert '"namespaceName": "service.local",' in out
     assert "VirtualServiceName     = ecsdemo-crystal.service.local\n" in out
     assert "MeshName               = ecs-mesh\n" in out
+
+
+def test_before_without_the_resource_is_a_create(tmp_path: Path) -> None:
+    old = tmp_path / "old.yaml"
+    old.write_text(Path(PAYMENTS).read_text(encoding="utf-8").replace("Payments", "Orders"))
+    done = run(PAYMENTS, "--before", str(old))
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"plan: {old} has no Custom::MeshedCrystal Payments: for it the update is a Create (plan "
+        "the new template alone)\n"
+    )
