@@ -54,7 +54,12 @@ def _scalar_yaml(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     text = str(value)
-    if _PLAIN.match(text) and not _NOT_PLAIN.match(text) and not text.endswith(":"):
+    if (
+        _PLAIN.match(text)
+        and not _NOT_PLAIN.match(text)
+        and not text.endswith(":")
+        and ": " not in text
+    ):
         return text
     return json.dumps(text)
 
@@ -111,12 +116,22 @@ class Editor:
     # -- public ------------------------------------------------------------------------
 
     def text(self) -> str:
-        edits = sorted(self._edits, key=lambda e: (e.start, e.end))
-        for before, after in itertools.pairwise(edits):
+        edits = sorted([*self._edits, *self._json_removals()], key=lambda e: (e.start, -e.end))
+        kept: list[_Edit] = []
+        for edit in edits:
+            if (
+                kept
+                and kept[-1].text == ""
+                and edit.start >= kept[-1].start
+                and (edit.end <= kept[-1].end)
+            ):
+                continue  # inside a removed entry (its parent went too)
+            kept.append(edit)
+        for before, after in itertools.pairwise(kept):
             if after.start < before.end:
                 raise EditError(f"{self.template.path}: overlapping edits")
         out = self.text_in
-        for edit in reversed(edits):
+        for edit in reversed(kept):
             out = out[: edit.start] + edit.text + out[edit.end :]
         return out
 
@@ -136,9 +151,7 @@ class Editor:
             self.remove(parent)
             return
         self._removed.add(path)
-        if self.is_json:
-            self._remove_json(path)
-        else:
+        if not self.is_json:
             self._remove_yaml(path)
 
     def insert(
@@ -160,6 +173,9 @@ class Editor:
             f"{text}\n" for text in [" " * indent + f"{key}:{rendered[0]}", *rendered[1:]]
         )
         if before is not None:
+            # Above the comment lines that describe the entry it goes before
+            while line > 0 and self._comment_at(line - 1) == indent:
+                line -= 1
             self._edits.append(_Edit(self._starts[line], self._starts[line], block))
             return
         end = self._block_end(line, indent)
@@ -235,27 +251,40 @@ class Editor:
 
     # -- JSON ------------------------------------------------------------------------------
 
-    def _remove_json(self, path: tuple[Key, ...]) -> None:
-        span = self.template.span(path)
-        start = self.template.key_span(path).start if isinstance(path[-1], str) else span.start
-        if isinstance(path[-1], str):
-            start -= 1  # the key's opening quote
-        end = span.end
-        text = self.text_in
-        after = re.match(r"\s*,", text[end:])
-        if after:
-            end += after.end()
-            line_start = text.rfind("\n", 0, start) + 1
-            if not text[line_start:start].strip():
-                start = line_start
-                newline = text.find("\n", end)
-                if newline != -1 and not text[end:newline].strip():
-                    end = newline + 1
-        else:
-            before = re.search(r",\s*$", text[:start])
-            if before:
-                start = before.start()
-        self._edits.append(_Edit(start, end, ""))
+    def _json_removals(self) -> list[_Edit]:
+        """The removed JSON members with their separators, per container: a member after a kept
+        one goes with the comma before it; one before every kept member, with the comma after."""
+        if not self.is_json:
+            return []
+        edits: list[_Edit] = []
+        parents = {path[:-1] for path in self._removed}
+        for parent in parents:
+            if parent in self._removed or any(
+                parent[:i] in self._removed for i in range(len(parent))
+            ):
+                continue
+            container = self.template.get(parent)
+            keys: list[Key] = (
+                list(range(len(container))) if isinstance(container, list) else list(container)
+            )
+            spans = []
+            for key in keys:
+                path = (*parent, key)
+                start = (
+                    self.template.key_span(path).start
+                    if isinstance(key, str)
+                    else self.template.span(path).start
+                )
+                spans.append((start, self.template.span(path).end, path in self._removed))
+            seen_kept = False
+            for i, (start, end, removed) in enumerate(spans):
+                if not removed:
+                    seen_kept = True
+                elif seen_kept or i + 1 == len(spans):
+                    edits.append(_Edit(spans[i - 1][1], end, ""))
+                else:
+                    edits.append(_Edit(start, spans[i + 1][0], ""))
+        return edits
 
     def _insert_json(
         self,
@@ -267,7 +296,7 @@ class Editor:
     ) -> None:
         member = f"{json.dumps(key)}: {json.dumps(value)}"
         if before is not None:
-            start = self.template.key_span((*mapping, before)).start - 1
+            start = self.template.key_span((*mapping, before)).start
             self._edits.append(_Edit(start, start, f"{member}, "))
             return
         end = self.template.span((*mapping, list(entries)[-1])).end

@@ -49,9 +49,19 @@ not say. Nothing is guessed. What it evaluates:
   parts' placeholders, when every part has one. Unsupported functions (``Fn::GetAZs``,
   ``Fn::Cidr``, ``Fn::Base64``, ``Fn::Transform``, ...): Unresolved naming the function.
 
+Also on a :class:`Template`: ``get(path)``, ``section("Outputs")``, ``resources``,
+``resources_of_type(type)``, ``name`` (the file's stem, the ``STACK`` of ``--parameter
+STACK.KEY=VALUE``). On a :class:`Resolver`: ``parameter(template, name)``, ``stack_name(template)``,
+``exports()`` (export name -> (template, output)), ``export_names(template)``,
+``cloud_map_names(template, node)``, ``namespace_name(template, node)``, ``notes``. The default
+names of a ``Custom::MeshedCrystal`` follow the function's rule (``appmesh_mode``'s ``_names`` and
+``service_connect``'s wiring; tests/unit/test_migrate.py holds them equal).
+
 :func:`cloudformation_strings` turns a resolved value into what a custom resource receives
-(every scalar a string). ``python3 -m scripts.cfn_template TEMPLATE [PATH]`` prints a template's
-resolved value (or one path's) for a look.
+(every scalar a string); :func:`placeheld` puts each Unresolved's placeholder in its place (for a
+parser that needs a value of the right shape) and says which had none.
+``python3 -m scripts.cfn_template TEMPLATE [PATH [OTHER_TEMPLATE ...]]`` prints a template's
+resolved value (or one path's, ``Resources/Crystal/Properties``) for a look.
 """
 
 from __future__ import annotations
@@ -324,23 +334,33 @@ def find_unresolved(value: Any) -> Unresolved | None:
     return None
 
 
-def placeheld(value: Any, path: str = "") -> tuple[Any, list[tuple[str, Unresolved]]]:
-    """A resolved value with each Unresolved replaced by its placeholder (``"placeholder"``
-    where it has none), and the (path, Unresolved) of each one replaced, paths as the
-    resource's messages write them (``Listeners[0].Port``)."""
-    replaced: list[tuple[str, Unresolved]] = []
-
-    def held(node: Any, here: str) -> Any:
-        if isinstance(node, Unresolved):
-            replaced.append((here, node))
-            return node.placeholder if node.placeholder is not None else "placeholder"
-        if isinstance(node, dict):
-            return {k: held(v, f"{here}.{k}" if here else str(k)) for k, v in node.items()}
-        if isinstance(node, list):
-            return [held(v, f"{here}[{i}]") for i, v in enumerate(node)]
-        return node
-
-    return held(value, path), replaced
+def placeheld(
+    value: Any,
+    path: str = "",
+    missing: list[str] | None = None,
+    replaced: list[tuple[str, Unresolved]] | None = None,
+) -> Any:
+    """A resolved value with each Unresolved replaced by its placeholder, or by the string
+    ``"placeholder"`` where it has none; ``"<path>: <reason>"`` of each of those is appended to
+    ``missing``, and ``(path, Unresolved)`` of every one replaced to ``replaced`` (what ``plan``
+    lists as placeholders). For code that needs a value of the right shape (a parser), never for
+    a value shown as the template's."""
+    if isinstance(value, Unresolved):
+        if replaced is not None:
+            replaced.append((path, value))
+        if value.placeholder is None:
+            if missing is not None:
+                missing.append(f"{path}: {value.reason}")
+            return "placeholder"
+        return value.placeholder
+    if isinstance(value, dict):
+        return {
+            k: placeheld(v, f"{path}.{k}" if path else k, missing, replaced)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [placeheld(v, f"{path}[{i}]", missing, replaced) for i, v in enumerate(value)]
+    return value
 
 
 def cloudformation_strings(value: Any) -> Any:
@@ -859,7 +879,11 @@ def _placeholder(type_: str, attribute: str) -> str | None:
 def main(argv: Sequence[str]) -> int:
     template = load(argv[0])
     resolver = Resolver([template, *(load(p) for p in argv[2:])])
-    path = tuple(int(k) if k.isdigit() else k for k in argv[1].split("/")) if len(argv) > 1 else ()
+    path = (
+        tuple(int(k) if k.isdigit() else k for k in argv[1].split("/"))
+        if len(argv) > 1 and argv[1]
+        else ()
+    )
     print(json.dumps(resolver.resolve(template, path), indent=2, default=str))
     for note in resolver.notes:
         print("note:", note)

@@ -6,7 +6,9 @@ CloudFormation protocol, with the ResponseURL pointed at a local HTTPS endpoint.
 response the way the workshop printed its stack outputs; exits 1 if any response is FAILED.
 
     python3 tasks.py local                      # events/create.json, update.json, delete.json
-    python3 tasks.py local --migrate            # App Mesh, then the switch to Service Connect
+    python3 tasks.py local --migrate            # App Mesh, then the switch to Service Connect,
+                                                # after the plan of the workshop's whole fleet
+                                                # (python3 tasks.py migrate)
     python3 tasks.py local my-event.json ...    # your own events (the Docker-free
                                                 # equivalent of `sam local invoke -e`)
     python3 tasks.py local --appmesh-gone 410 my-create.json my-delete.json
@@ -217,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     sys.path[:0] = [str(REPO / "handler"), str(REPO)]
+    if args.migrate and not args.events:
+        _print_fleet_plan()
 
     from tests.support.emulator import start_server
 
@@ -230,6 +234,32 @@ def main(argv: list[str] | None = None) -> int:
             return _run(events, emulator.endpoint_url, region, gone, args, sink)
     finally:
         emulator.stop()
+
+
+def _print_fleet_plan() -> None:
+    """What ``python3 tasks.py migrate`` plans for the workshop's three services: the examples'
+    platform and crystal, with nodejs and the App Mesh-era frontend made from crystal's template
+    (tests/support/fleets.py)."""
+    import tempfile
+
+    from scripts import migrate
+    from tests.support.fleets import EXAMPLES, service_template
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        (folder / "nodejs.yaml").write_text(service_template("nodejs"))
+        (folder / "frontend.yaml").write_text(
+            service_template("frontend", ["crystal", "nodejs"], imported=["crystal"])
+        )
+        given = [
+            str(EXAMPLES / "platform.yaml"),
+            str(EXAMPLES / "crystal.yaml"),
+            str(folder / "nodejs.yaml"),
+            str(folder / "frontend.yaml"),
+        ]
+        print("The workshop's fleet: python3 tasks.py migrate " + " ".join(given) + " --out DIR")
+        migrate.main([*given, "--out", str(folder / "plan")])
+    print()
 
 
 @contextlib.contextmanager

@@ -51,6 +51,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -121,6 +122,7 @@ class Service:
     template: Template
     logical: str
     name: str | None = None
+    node: str | None = None  # its virtual node's name
     mode: str = "AppMesh"
     backends: list[str] = field(default_factory=list)
     filtered: bool = False  # CloudMapAttributes set
@@ -157,6 +159,7 @@ class Fleet:
     strict_tls: set[str]
     routed: set[str]  # names provided by a virtual router
     gateway_targets: set[str]
+    route_targets: set[str]
     notes: list[str]
 
 
@@ -199,6 +202,8 @@ def _attribute_reads(template: Template, logical: str) -> list[tuple[Path_, str]
         if not isinstance(node, dict) or len(node) != 1:
             continue
         ((key, arg),) = node.items()
+        if key == "Fn::GetAtt" and isinstance(arg, str):
+            arg = arg.split(".", 1)  # the long form's string spelling
         if key == "Fn::GetAtt" and isinstance(arg, list) and arg and arg[0] == logical:
             found.append((path, str(arg[1]) if len(arg) > 1 else ""))
         elif key == "Fn::Sub":
@@ -209,14 +214,6 @@ def _attribute_reads(template: Template, logical: str) -> list[tuple[Path_, str]
                     if reference.startswith(f"{logical}."):
                         found.append((path, reference.split(".", 1)[1]))
     return found
-
-
-def _placeheld(value: Any, path: str, wanted: list[str]) -> Any:
-    """A resolved value with each Unresolved replaced by its placeholder; the paths of those
-    without one are appended to ``wanted``."""
-    held, replaced = placeheld(value, path)
-    wanted.extend(f"{where}: {u.reason}" for where, u in replaced if u.placeholder is None)
-    return held
 
 
 # The properties whose values decide the graph: the rest may stay placeholders.
@@ -232,16 +229,16 @@ _GRAPH_PROPERTIES = (
 )
 
 
-def _virtual_service_name(props: Properties, cloud_map: tuple[str, str] | None) -> str | None:
-    """The function's own naming rule (App Mesh mode): VirtualServiceName, else
-    ``<Cloud Map service>.<namespace>``."""
+def _names(props: Properties, cloud_map: tuple[str, str] | None) -> tuple[str, str] | None:
+    """(virtual node, virtual service) by the function's own naming rule (App Mesh mode):
+    VirtualNodeName / VirtualServiceName, else the Cloud Map service and
+    ``<Cloud Map service>.<namespace>``; None when that needs names the templates lack."""
     future: Future[tuple[str, str]] = Future()
     if cloud_map is None:
         future.set_exception(LookupError("no Cloud Map names"))
     else:
         future.set_result(cloud_map)
-    names = AppMeshMode._names(props, future)
-    return None if names is None else names[1]
+    return AppMeshMode._names(props, future)
 
 
 def analyse(
@@ -254,6 +251,7 @@ def analyse(
     strict_tls: set[str] = set()
     routed: set[str] = set()
     gateway_targets: set[str] = set()
+    route_targets: set[str] = set()  # virtual node names a route's weighted targets name
     outside: dict[str, list[str]] = {}
     node_services: dict[str, list[str]] = {}  # raw virtual node name -> virtual services
     for template in templates:
@@ -290,6 +288,10 @@ def analyse(
                 for _, value in _walk(spec_):
                     if isinstance(value, dict) and isinstance(value.get("VirtualServiceName"), str):
                         gateway_targets.add(value["VirtualServiceName"])
+            elif type_ == "AWS::AppMesh::Route":
+                for _, value in _walk(spec_):
+                    if isinstance(value, dict) and isinstance(value.get("VirtualNode"), str):
+                        route_targets.add(value["VirtualNode"])
     strict_tls = {
         name
         for marker in strict_tls
@@ -309,14 +311,15 @@ def analyse(
             if service.key in services:
                 other = services[service.key]
                 service.problems.append(
-                    f"{service.key} is also the name of {other.logical} in {other.template.path}"
+                    f"{service.key} is also the name of {other.logical} in {other.template.path} "
+                    "(two versions of one stack? give one template per stack)"
                 )
                 service.name = None
             services[service.key] = service
     for name in keep:
         if name not in services:
             raise MigrateError(f"--keep {name}: no service of the given templates has that name")
-        outside[f"--keep {name}"] = list(services[name].backends)
+        outside[f"{name} (--keep)"] = list(services[name].backends)
         del services[name]
     fleet = Fleet(
         list(templates),
@@ -327,6 +330,7 @@ def analyse(
         strict_tls,
         routed,
         gateway_targets,
+        route_targets,
         list(resolver.notes),
     )
     for service in services.values():
@@ -342,17 +346,33 @@ def _service(
     raw = template.get(base) if isinstance(template.get(base), dict) else {}
     resolved = resolver.resolve(template, base)
     wanted: list[str] = []
-    props_in = {
-        key: _placeheld(value, key, wanted if key in _GRAPH_PROPERTIES else [])
-        for key, value in (resolved or {}).items()
-    }
+    guessed: set[str] = set()  # properties off the graph holding a value known at deploy time
+    props_in: dict[str, Any] = {}
+    for key, value in (resolved or {}).items():
+        unknown: list[str] = []
+        props_in[key] = placeheld(value, key, unknown)
+        if key in _GRAPH_PROPERTIES:
+            wanted.extend(unknown)
+        elif unknown:
+            guessed.add(key)
     for problem in wanted:
         service.problems.append(f"cannot tell from the templates: {problem}")
     try:
         props = parse_properties(cloudformation_strings(props_in))
     except PropertyError as error:
-        service.problems.append(f"its properties would fail: {error}")
-        return service
+        # A stand-in the parser refuses where the template has a deploy-time value says
+        # nothing about the template: parse without those properties (they do not make the
+        # graph); a mistake the template itself writes is reported.
+        keys = {re.split(r"[.\[]", path, maxsplit=1)[0] for path, _ in error.errors}
+        try:
+            if not keys <= guessed:
+                raise
+            props = parse_properties(
+                cloudformation_strings({k: v for k, v in props_in.items() if k not in keys})
+            )
+        except PropertyError as again:
+            service.problems.append(f"its properties would fail: {again}")
+            return service
     service.mode = props.mode
     service.backends = list(props.backends)
     service.filtered = bool(props.cloud_map_attributes)
@@ -368,8 +388,9 @@ def _service(
             service.problems.append(f"cannot tell its virtual service name: {cloud_map.reason}")
         service.dns = cloud_map.reason
         cloud_map = None
-    if not wanted:
-        service.name = _virtual_service_name(props, cloud_map)
+    names = _names(props, cloud_map) if not wanted else None
+    if names is not None:
+        service.node, service.name = names
     if service.name and cloud_map is not None:
         service.dns = _dns(resolver, template, raw, service.name, cloud_map)
     return service
@@ -387,9 +408,10 @@ def _dns(
         return f"its virtual service name {name} is not its Cloud Map DNS name"
     value = resolver.resolve(template, raw.get("CloudMapServiceArn"))
     origin = value.origin if isinstance(value, Unresolved) else None
-    if origin is None or origin.template != template.path:
-        return "its Cloud Map service is not in its own template: cannot tell it has DNS records"
-    spec = template.resources[origin.logical_id].get("Properties") or {}
+    owner = next((t for t in resolver.templates if origin and t.path == origin.template), None)
+    if origin is None or owner is None:
+        return "its Cloud Map service is in no given template: cannot tell it has DNS records"
+    spec = owner.resources[origin.logical_id].get("Properties") or {}
     records = (spec.get("DnsConfig") or {}).get("DnsRecords") or []
     if not any(isinstance(r, dict) and r.get("Type") in ("A", "AAAA") for r in records):
         return f"its Cloud Map service {origin.logical_id} has no A or AAAA DNS record"
@@ -408,6 +430,13 @@ def _check(fleet: Fleet, service: Service) -> None:
     template, logical = service.template, service.logical
     if service.mode != "AppMesh":
         return
+    if service.node is not None and service.node in fleet.route_targets:
+        service.problems.append(
+            f"a virtual router's route sends traffic to its node {service.node}: the cleanup "
+            "Delete of the node would fail while the route names it, and the route's clients "
+            "would lose it; redesign that split first "
+            f"({RUNBOOK}, App Mesh features without a Service Connect equivalent)"
+        )
     if service.name in fleet.gateway_targets:
         service.problems.append(
             f"a gateway route targets {service.name}: move that ingress to a load balancer "
@@ -427,10 +456,14 @@ def _check(fleet: Fleet, service: Service) -> None:
                 f"({RUNBOOK}, App Mesh features without a Service Connect equivalent)"
             )
     for ecs in template.resources_of_type(ECS_SERVICE):
-        definition = template.get(("Resources", ecs, "Properties")).get("TaskDefinition")
-        if definition == {"Fn::GetAtt": [logical, "TaskDefinitionArn"]}:
+        ecs_props = template.resources[ecs].get("Properties") or {}
+        definition = ecs_props.get("TaskDefinition")
+        if definition in (
+            {"Fn::GetAtt": [logical, "TaskDefinitionArn"]},
+            {"Fn::GetAtt": f"{logical}.TaskDefinitionArn"},  # the long form's string spelling
+        ):
             service.ecs_services.append(ecs)
-            if "ServiceConnectConfiguration" in template.get(("Resources", ecs, "Properties")):
+            if "ServiceConnectConfiguration" in ecs_props:
                 service.problems.append(
                     f"{ecs} already has a ServiceConnectConfiguration: switch it by hand"
                 )
@@ -623,6 +656,15 @@ def plan(fleet: Fleet, out: str) -> Plan:
             planner.block(key, problem)
     calls = {k: [b for b in services[k].backends] for k in moving}  # what each client calls
     edges = {k: [b for b in calls[k] if b in moving] for k in moving}  # listed, in the set
+    for client in moving:
+        for backend in calls[client]:
+            note = (
+                f"{client} calls {backend}, which no given template defines: after its switch "
+                f"{client} reaches it by DNS (or Service Connect, if it is an endpoint); check "
+                "that the name resolves"
+            )
+            if backend not in services and note not in fleet.notes:
+                fleet.notes.append(note)
     # Cycles: broken by unlisting one node's backends (ALLOW_ALL), else blocked.
     unlisted: list[str] = []
     all_cycles: list[list[str]] = []
@@ -647,14 +689,30 @@ def plan(fleet: Fleet, out: str) -> Plan:
             continue
         unlisted.append(breaker)
         edges[breaker] = []
+    # A client that leaves the mesh before its backend calls it by DNS until a redeployment after
+    # the backend's switch: a backend whose name may not resolve in DNS keeps its clients.
+    for backend in moving:
+        reason = services[backend].dns
+        if reason is None or backend in planner.blocked:
+            continue
+        for client in moving:
+            if backend in calls[client] and client not in planner.blocked and client != backend:
+                planner.block(
+                    client,
+                    f"it calls {backend}, whose name may not resolve in DNS ({reason}): after "
+                    "its switch it would not reach it until redeployed after that backend's "
+                    "switch. Manual way: give that backend's Cloud Map service A records and its "
+                    "ECS service ServiceRegistries (or give the template that has them), then "
+                    "plan again",
+                )
     # Clients that stay in the mesh: the blocked, the kept and the outside nodes. Their backends
     # cannot switch (the cleanup Delete of a listed virtual service fails): they lose their
     # CloudMapAttributes filter first, so a switch made by hand keeps them reachable.
-    staying: dict[str, str] = {k: "it is blocked" for k in planner.blocked}
+    staying: dict[str, str] = dict.fromkeys(planner.blocked, "blocked itself")
     for client, listed_names in fleet.outside.items():
         for name in listed_names:
             if name in moving:
-                staying.setdefault(client, "it stays in the mesh (outside the set)")
+                staying.setdefault(client, "outside the set")
     unfilter: list[str] = []
     changed = True
     while changed:
@@ -672,7 +730,7 @@ def plan(fleet: Fleet, out: str) -> Plan:
                     f"the mesh, or switch it and delete the leftovers by hand ({RUNBOOK}, If a "
                     "meshed client must stay)",
                 )
-                staying[backend] = "it is blocked"
+                staying[backend] = "blocked itself"
                 if services[backend].filtered:
                     unfilter.append(backend)
                 changed = True
@@ -920,8 +978,15 @@ def table(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+# What an earlier plan wrote to the folder: replaced, so no stale step is left to deploy.
+_OWN_OUTPUT = re.compile(r"^\d{2,}-(switch|redeploy|unlist|unfilter|unimport)-.+$")
+
+
 def write(plan: Plan, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.iterdir():
+        if old.is_file() and (_OWN_OUTPUT.match(old.name) or old.name in ("plan.json", "plan.md")):
+            old.unlink()
     for output, text in plan.texts.items():
         Path(output).write_text(text, encoding="utf-8")
     (out / "plan.json").write_text(json.dumps(plan.to_json(), indent=2) + "\n", encoding="utf-8")

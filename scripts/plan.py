@@ -455,7 +455,8 @@ def read_resource(
         if not isinstance(found_names, cfn.Unresolved):
             names = found_names
     resolved = resolver.resolve(template, where) or {}
-    held, replaced = cfn.placeheld(resolved)
+    replaced: list[Any] = []
+    held = cfn.placeheld(resolved, replaced=replaced)
     for at, unresolved in replaced:
         if at in ("ServiceToken", "ServiceTimeout"):
             continue  # CloudFormation's own keys: the resource never reads them
@@ -501,7 +502,8 @@ def _template_task_definition(
     if not isinstance(spec, Mapping) or spec.get("Type") != TASK_DEFINITION_TYPE:
         return None, "application", None
     resolved = resolver.resolve(template, ("Resources", target, "Properties")) or {}
-    held, replaced = cfn.placeheld(resolved)
+    replaced: list[Any] = []
+    held = cfn.placeheld(resolved, replaced=replaced)
     for at, unresolved in replaced:
         shown = unresolved.placeholder if unresolved.placeholder is not None else "placeholder"
         marked.append(f"{target}.{at} = {shown}: {unresolved.reason}")

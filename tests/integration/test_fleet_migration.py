@@ -85,7 +85,9 @@ class Fleet:
             (f"{logical(name)}TaskDefinition", ""): member.task_definition_arn,
             (f"{logical(name)}TaskRole", ""): member.role_name,
         }
-        return member.stack.deploy(fragment(template, self.resolver(), bindings))
+        return member.stack.deploy(
+            fragment(template, self.resolver(), bindings), body=template.text
+        )
 
     def reach(self) -> dict[tuple[str, str], str | None]:
         """How every client reaches every backend it calls, now."""
@@ -181,7 +183,9 @@ def make_fleet(
                     cfn.handler, endpoint, stack_name=f"{name}-stack", grace_s=GRACE_S
                 )
                 exits.enter_context(moto_cloudformation.serving(driver))
-                stack = Stack(driver, cluster=platform.cluster_arn)
+                stack = exits.enter_context(
+                    moto_cloudformation.playing(Stack(driver, cluster=platform.cluster_arn))
+                )
                 members[name] = _member(platform, name, stack)
             fleet = Fleet(
                 platform,
@@ -429,7 +433,8 @@ def test_a_service_with_a_client_outside_the_set_is_unfiltered_and_stays(
     [blocker] = plan["blockers"]
     assert blocker["service"] == dns_name("shared")
     assert blocker["reason"].startswith(
-        "its meshed client --keep ecsdemo-legacy.service.local stays in the mesh"
+        "its meshed client ecsdemo-legacy.service.local (--keep) stays in the mesh "
+        "(outside the set)"
     )
     routes = play(fleet, plan)
     assert routes[-1] == {("app", "shared"): "dns", ("legacy", "shared"): "app-mesh"}
@@ -457,10 +462,17 @@ def test_every_written_template_lints_clean(tmp_path: Path) -> None:
         ({"bottom": [], "left": ["bottom"], "top": ["left"]}, {"imported": ["left"]}),
     ]
     for i, (graph, options) in enumerate(fleets):
-        written = write_fleet(tmp_path / f"fleet{i}", graph, **options)
-        assert migrate.main([*map(str, written), "--out", str(tmp_path / f"out{i}")]) == 0
+        fleet = write_fleet(tmp_path / f"fleet{i}", graph, **options)
+        assert migrate.main([*map(str, fleet), "--out", str(tmp_path / f"out{i}")]) == 0
         outs.extend(sorted((tmp_path / f"out{i}").glob("[0-9]*.yaml")))
-    assert len(outs) >= 14
+    # A JSON template is written as JSON
+    write_fleet(tmp_path / "json", {"frontend": ["crystal"]})
+    crystal = load(EXAMPLES / "crystal.yaml")
+    (tmp_path / "json" / "crystal.json").write_text(json.dumps(crystal.data, indent=2))
+    assert migrate.main([str(tmp_path / "json"), "--out", str(tmp_path / "outjson")]) == 0
+    outs.extend(sorted((tmp_path / "outjson").glob("[0-9]*.*")))
+    assert [p.suffix for p in outs[-3:]] == [".yaml", ".json", ".yaml"]
+    assert len(outs) >= 17
     result = subprocess.run(
         # W9103 (a property inert in its Mode): a switched resource keeps its App Mesh
         # properties on purpose, the step changing only what it must (DESIGN §10).
@@ -472,3 +484,179 @@ def test_every_written_template_lints_clean(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- --check
+
+
+def finish_deployments() -> None:
+    """What ECS does once the new tasks are healthy and the old ones drained: each service's
+    deployment COMPLETED (the emulator runs no tasks, so it never gets there by itself)."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.ecs.models import ecs_backends
+
+    for service in ecs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].services.values():
+        for deployment in service.deployments:
+            deployment["rolloutState"] = "COMPLETED"
+
+
+def check(out: Path, step: int, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    stacks = [f"--stack={n}={n}-stack" for n in ("crystal", "nodejs", "frontend")]
+    code = migrate.main(["--check", str(out), "--step", str(step), *stacks])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_check_says_whether_each_step_may_start(
+    make_fleet: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    graph = {"crystal": [], "nodejs": [], "frontend": ["crystal", "nodejs"]}
+    written = write_fleet(tmp_path / "fleet", graph)
+    paths = dict(zip(graph, written[1:], strict=True))
+    fleet = make_fleet(written[0], paths, graph, list(graph))
+    out = tmp_path / "plan"
+    plan = run_plan(fleet, out)
+    capsys.readouterr()
+
+    # Step 1 may start: nothing before it
+    code, lines = check(out, 1, capsys)
+    assert (code, lines[-1]) == (
+        0,
+        f"step 1 may start: switch frontend-stack with {out / '01-switch-frontend.yaml'}",
+    )
+    # Step 2 may not: step 1 was not deployed
+    code, lines = check(out, 2, capsys)
+    assert code == 1
+    assert lines == [
+        "step 1 (switch frontend-stack): stack frontend-stack does not run the template of "
+        f"step 1 ({out / '01-switch-frontend.yaml'}): deploy it first",
+        "step 2 may NOT start: 1 problem(s) above",
+    ]
+    # Deployed, but ECS has not finished the deployment yet
+    completed(fleet.deploy("frontend", Path(plan["steps"][0]["output"])))
+    code, lines = check(out, 2, capsys)
+    assert code == 1
+    assert lines[0].startswith(
+        "step 1 (switch frontend-stack): ECS service ecsdemo-frontend (frontend-stack/"
+        "FrontendService): deployments IN_PROGRESS; wait until one is COMPLETED"
+    )
+    finish_deployments()
+    code, lines = check(out, 2, capsys)
+    assert (code, lines) == (
+        0,
+        [
+            "step 1 (switch frontend-stack): ok",
+            f"step 2 may start: switch crystal-stack with {out / '02-switch-crystal.yaml'}",
+        ],
+    )
+    # Every step, then "done"
+    for step in plan["steps"][1:]:
+        completed(fleet.deploy(Path(step["template"]).stem, Path(step["output"])))
+    finish_deployments()
+    code, lines = check(out, len(plan["steps"]) + 1, capsys)
+    assert (code, lines[-1]) == (0, "every step is done")
+    assert len(lines) == 4  # one line per stack, its latest step: all ok
+    assert all(line.endswith(": ok") for line in lines[:-1])
+
+
+def test_check_reports_a_failed_cleanup_delete(
+    make_fleet: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """crystal switched while the meshed frontend still lists it (step 1 skipped by hand)."""
+    graph = {"crystal": [], "nodejs": [], "frontend": ["crystal", "nodejs"]}
+    written = write_fleet(tmp_path / "fleet", graph)
+    paths = dict(zip(graph, written[1:], strict=True))
+    fleet = make_fleet(written[0], paths, graph, list(graph))
+    out = tmp_path / "plan"
+    plan = run_plan(fleet, out)
+    capsys.readouterr()
+    operation = fleet.deploy("crystal", Path(plan["steps"][1]["output"]))
+    assert operation.status == "UPDATE_COMPLETE"
+    finish_deployments()
+
+    code, lines = check(out, 3, capsys)
+
+    assert code == 1
+    assert lines[0].startswith("step 1 (switch frontend-stack): stack frontend-stack does not run")
+    assert lines[1].startswith(
+        "step 2 (switch crystal-stack): stack crystal-stack: the cleanup Delete of Crystal "
+    )
+    assert "failed: Received response status [FAILED] from custom resource." in lines[1]
+    assert "VIRTUAL_NODE: [ecsdemo-frontend]" in lines[1]
+    assert lines[-1] == "step 3 may NOT start: 2 problem(s) above"
+
+
+def test_check_refuses_a_step_outside_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "plan"
+    out.mkdir()
+    (out / "plan.json").write_text(json.dumps({"steps": [], "blockers": []}))
+    assert migrate.main(["--check", str(out), "--step", "2"]) == 2
+    assert capsys.readouterr().out == "migrate --check: the plan has steps 1 to 0 (and 1: done)\n"
+    assert migrate.main(["--check", str(out), "--step", "1", "--stack", "x"]) == 2
+    assert "--stack x: expected TEMPLATE=STACK_NAME" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- more graphs
+
+
+def _random_graph(seed: int, size: int) -> dict[str, list[str]]:
+    """``size`` services, each calling up to two others (cycles included), reproducibly.
+    Seed 5: ``svc0 -> svc3, svc5; svc1 -> svc0, svc5; svc2 -> svc1; svc3 -> svc0, svc1;
+    svc5 -> svc3``; seed 6: ``svc0 <-> svc1``, ``svc4 <-> svc5`` and tails."""
+    import random
+
+    chooser = random.Random(seed)
+    names = [f"svc{i}" for i in range(size)]
+    return {
+        name: sorted(chooser.sample([n for n in names if n != name], chooser.randint(0, 2)))
+        for name in names
+    }
+
+
+@pytest.mark.parametrize(
+    "graph",
+    [
+        # a three-cycle with a tail into it and out of it
+        {"sink": [], "c": ["a"], "b": ["c"], "a": ["b", "sink"], "entry": ["a"]},
+        _random_graph(5, 6),  # one strongly connected part of four, with several cycles
+        _random_graph(6, 6),  # two separate two-cycles
+    ],
+    ids=["three-cycle-with-tails", "random-6-seed-5", "random-6-seed-6"],
+)
+def test_any_graph_in_an_allow_all_mesh_moves_with_every_backend_reachable(
+    make_fleet: Any, tmp_path: Path, graph: dict[str, list[str]]
+) -> None:
+    paths = dict(zip(graph, write_fleet(tmp_path / "fleet", graph)[1:], strict=True))
+    fleet = make_fleet(tmp_path / "fleet" / "platform.yaml", paths, graph, list(graph))
+
+    plan = run_plan(fleet, tmp_path / "plan")
+
+    assert plan["blockers"] == []
+    switched = [name for action, name in steps_of(plan) if action == "switch"]
+    assert sorted(switched) == sorted(graph)
+    routes = play(fleet, plan)
+    # At the end every call goes through Service Connect, and App Mesh holds nothing
+    assert set(routes[-1].values()) <= {"service-connect"}
+    assert mesh_nodes() == []
+
+
+def test_the_simulation_catches_a_wrong_order(make_fleet: Any, tmp_path: Path) -> None:
+    """The harness can fail: the chain's plan played backend first (ledger's switch moved to the
+    front) fails at that step: orders' node still lists ledger, whose cleanup Delete fails and
+    whose -sc tasks orders' Envoy no longer finds."""
+    graph = {"ledger": [], "orders": ["ledger"], "api": ["orders"], "web": ["api"]}
+    paths = dict(zip(graph, write_fleet(tmp_path / "fleet", graph)[1:], strict=True))
+    fleet = make_fleet(tmp_path / "fleet" / "platform.yaml", paths, graph, list(graph))
+    plan = run_plan(fleet, tmp_path / "plan")
+    ledger = next(s for s in plan["steps"] if Path(s["template"]).stem == "ledger")
+    wrong = {"steps": [ledger, *(s for s in plan["steps"] if s is not ledger)]}
+
+    with pytest.raises(AssertionError):
+        play(fleet, wrong)
+
+    [failed] = fleet.members["ledger"].stack.operations[-1].failed_cleanup
+    assert failed.logical_id == "Ledger"
+    assert "VIRTUAL_NODE: [ecsdemo-orders]" in failed.reason
+    routes = fleet.reach()
+    assert routes[("orders", "ledger")] is None

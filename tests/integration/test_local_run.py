@@ -31,6 +31,16 @@ def test_the_migration_runs_locally_with_every_response_success() -> None:
     done = run("--migrate")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
+    # First the plan of the workshop's whole fleet (python3 tasks.py migrate)
+    assert "The workshop's fleet: python3 tasks.py migrate " in out
+    plan = [line.split()[:2] for line in out.splitlines()[1:6]]
+    assert plan == [
+        ["n", "action"],
+        ["1", "switch"],
+        ["2", "switch"],
+        ["3", "switch"],
+        ["4", "redeploy"],
+    ]
     assert "Update (switch-to-service-connect.json): SUCCESS" in out
     assert "PhysicalResourceId = meshed-crystal-sc:123456789012:Crystal:" in out
     assert "ClientAliasDnsName = ecsdemo-crystal.service.local" in out

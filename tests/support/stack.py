@@ -33,6 +33,11 @@ What it models, each from CloudFormation's documented behaviour:
   ``[]`` and a removed ``ServiceConnectConfiguration`` as ``{"enabled": false}``: the API's
   documented ways to remove them (what CloudFormation's handler sends is not documented).
   A changed ``ServiceName`` or ``Cluster`` (a replacement) is not modelled.
+
+What an operator reads about the stack (``DescribeStacks``, ``DescribeStackEvents``,
+``GetTemplate``) is answered from it by the emulator while ``moto_cloudformation.playing`` is
+active: its operations (each with a status, a finish time and time-stamped events) and the text
+of the template last deployed with success (``deploy``'s ``body``).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import boto3
@@ -75,6 +81,7 @@ class StackEvent:
     physical_id: str
     status: str
     reason: str = ""
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False)
 
 
 @dataclass
@@ -87,6 +94,7 @@ class StackOperation:
     reason: str = ""
     """The failure that started the rollback (empty when the operation succeeded)."""
     events: list[StackEvent] = field(default_factory=list)
+    finished: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def cleanup(self) -> list[StackEvent]:
@@ -134,6 +142,10 @@ class Stack:
         self.cfn = cfn
         self.cluster = cluster
         self.template: dict[str, dict[str, Any]] = {}
+        self.template_body: str | None = None
+        """The text of the template last deployed with success (``deploy``'s ``body``): what
+        ``GetTemplate`` answers."""
+        self.created = datetime.now(UTC)
         self._held: dict[str, _Resource] = {}
         self.operations: list[StackOperation] = []
 
@@ -148,10 +160,16 @@ class Stack:
     def holds(self, logical_id: str) -> bool:
         return logical_id in self._held
 
+    def resource_type(self, logical_id: str) -> str:
+        return self._held[logical_id].type
+
     # -- the operation -------------------------------------------------------------------
 
-    def deploy(self, template: Mapping[str, Mapping[str, Any]]) -> StackOperation:
-        """Create the stack (first call) or update it to ``template``."""
+    def deploy(
+        self, template: Mapping[str, Mapping[str, Any]], *, body: str | None = None
+    ) -> StackOperation:
+        """Create the stack (first call) or update it to ``template`` (whose text is ``body``,
+        when the caller has it)."""
         creating = not self._held and not self.template
         for logical_id, resource in template.items():
             if resource["Type"] not in _TYPES:
@@ -186,6 +204,7 @@ class Stack:
             operation.reason = failure.reason
             self._roll_back(done, operation, failure)
             operation.status = "ROLLBACK_COMPLETE" if creating else "UPDATE_ROLLBACK_COMPLETE"
+            operation.finished = datetime.now(UTC)
             self.operations.append(operation)
             return operation
         # Cleanup: removed resources and replaced ids, dependants first (old template's order).
@@ -200,7 +219,10 @@ class Stack:
             elif self._held[logical_id].physical_id != old.physical_id:
                 self._delete(logical_id, old, operation)
         self.template = new_template
+        if body is not None:
+            self.template_body = body
         operation.status = "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE"
+        operation.finished = datetime.now(UTC)
         self.operations.append(operation)
         return operation
 

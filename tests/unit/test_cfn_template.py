@@ -17,6 +17,7 @@ from scripts.cfn_template import (
     find_unresolved,
     load,
     loads,
+    placeheld,
 )
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -361,6 +362,11 @@ def test_helpers() -> None:
     assert find_unresolved({"a": [1, {"b": unresolved}]}) is unresolved
     assert find_unresolved({"a": [1]}) is None
     assert repr(NO_VALUE) == "AWS::NoValue"
+    missing: list[str] = []
+    assert placeheld(
+        {"a": [Unresolved("x", "p"), Unresolved("why")], "b": 1}, "Props", missing
+    ) == {"a": ["p", "placeholder"], "b": 1}
+    assert missing == ["Props.a[1]: why"]
     assert str(unresolved) == "<unresolved: why>"
 
 
@@ -376,19 +382,24 @@ def test_the_command_prints_a_path_resolved_and_the_notes(
     assert out[1].startswith(f"note: {platform}: stack name taken as 'meshed-crystal-platform'")
 
 
-def test_placeheld_replaces_each_unresolved_and_says_where() -> None:
+def test_placeheld_says_where_each_replaced_one_was() -> None:
     from scripts.cfn_template import Unresolved, placeheld
 
     arn = Unresolved("Discovery.Arn is known at deploy time", "arn:aws:x", None)
     image = Unresolved("parameter Image has no value")
-    held, replaced = placeheld(
-        {"CloudMapServiceArn": arn, "Listeners": [{"Port": "80"}, {"Image": image}]}
+    replaced: list[tuple[str, Unresolved]] = []
+    missing: list[str] = []
+    held = placeheld(
+        {"CloudMapServiceArn": arn, "Listeners": [{"Port": "80"}, {"Image": image}]},
+        missing=missing,
+        replaced=replaced,
     )
     assert held == {
         "CloudMapServiceArn": "arn:aws:x",
         "Listeners": [{"Port": "80"}, {"Image": "placeholder"}],
     }
     assert replaced == [("CloudMapServiceArn", arn), ("Listeners[1].Image", image)]
+    assert missing == ["Listeners[1].Image: parameter Image has no value"]
 
 
 def test_an_iam_role_arn_placeholder_has_no_region() -> None:
