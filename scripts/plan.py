@@ -193,7 +193,7 @@ def _app_mesh(
 ) -> Planned:
     # The function's own decision (AppMeshMode._plan, which calls taskdef.derive and
     # mesh_spec), given what its reads would have found; its AWS clients refuse any call.
-    from meshed_crystal.actions import DEFAULT_ENVOY_IMAGE
+    from meshed_crystal.actions import DEFAULT_ENVOY_IMAGE, check_answer_fits
     from meshed_crystal.adapters.appmesh import AppMesh
     from meshed_crystal.adapters.cloudformation import CloudFormation
     from meshed_crystal.adapters.cloudmap import CloudMap
@@ -226,7 +226,7 @@ def _app_mesh(
         service_tags=None,
     )
     decided = mode._plan(request, props, found)
-    mode._check_response_size(request, decided)
+    check_answer_fits(request, mode, decided)
     revision = Revision(str(decided.task_definition["family"]), 1, decided.digest)
     attributes = mode.data(request, decided, revision)
     placeholders = _revision_placeholders()
@@ -261,10 +261,14 @@ def _revision_placeholders() -> dict[str, str]:
 def _service_connect(
     raw: Any, props: Any, base: dict[str, Any], namespace_name: str, service: str, options: Options
 ) -> Planned:
-    # Only service_connect's pure functions: what ServiceConnectMode reads from AWS (the
-    # namespace) is given or a placeholder here.
+    # service_connect's pure functions: what ServiceConnectMode reads from AWS (the namespace)
+    # is given or a placeholder here; the mode itself (its AWS clients refuse any call) only
+    # for the size check every Create makes (actions.check_answer_fits).
     from meshed_crystal import service_connect as sc
-    from meshed_crystal.adapters.cloudmap import Namespace
+    from meshed_crystal.actions import check_answer_fits
+    from meshed_crystal.adapters.cloudmap import CloudMap, Namespace
+    from meshed_crystal.adapters.ecs import Ecs
+    from meshed_crystal.adapters.tagging import Tagging
     from meshed_crystal.identity import Revision
 
     settings = props.service_connect
@@ -306,6 +310,10 @@ def _service_connect(
     )
     revision = Revision(family, 1, "")
     plan = sc.Plan(id=me, task_definition=content, digest="", held=[], sequence=1, wiring=wiring)
+    mode = sc.ServiceConnectMode(
+        ecs=Ecs(_NoAws()), cloudmap=CloudMap(_NoAws()), tagging=Tagging(_NoAws())
+    )
+    check_answer_fits(_request(raw, options), mode, plan)
     attributes = sc.attributes(_request(raw, options), plan, revision)
     if not options.account_given:
         for key, value in attributes.items():

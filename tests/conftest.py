@@ -93,10 +93,12 @@ def appmesh_gone(platform: Platform) -> Iterator[AppMeshGone]:
     """Switches that make App Mesh gone (DESIGN §9), all off at first and after the test.
 
     App Mesh clients built during the test reach the emulator through a local endpoint
-    (``AWS_ENDPOINT_URL_APP_MESH``); ``refuse_connections()``, ``answer_status(...)``,
-    ``access_denied()`` and ``off()`` act on clients already built too. ``no_sdk_service()``
-    acts only on clients built afterwards: a test turns it on before the Provider under test
-    builds its ``appmesh`` client (the ``cfn`` fixture's Provider builds none before a request).
+    (``AWS_ENDPOINT_URL_APP_MESH``); ``refuse_connections()``, ``close_connections()``,
+    ``reset_connections()``, ``answer_nothing()``, ``accept_nothing()``, ``answer_status(...)``,
+    ``access_denied()`` and ``off()`` act on clients already built too. ``no_sdk_service()``,
+    ``unresolvable_name()`` and ``break_tls()`` act only on clients built afterwards: a test
+    turns them on before the Provider under test builds its ``appmesh`` client (the ``cfn``
+    fixture's Provider builds none before a request).
     See tests/support/appmesh_gone.py.
     """
     with appmesh_gone_context() as gone:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from . import parallel
+from . import parallel, protocol
 from .adapters.appmesh import AppMesh
 from .adapters.appmesh_port import AppMeshPort
 from .adapters.cloudformation import CloudFormation
@@ -29,8 +29,9 @@ from .appmesh_mode import (
     appmesh_retired,
     on_appmesh_unavailable,
 )
+from .errors import PropertyError
 from .identity import Revision
-from .mode import Chosen, Mode, Request, Result, Undo, reused, revisions_in_ecs
+from .mode import Chosen, Mode, PlanT, Request, Result, Undo, reused, revisions_in_ecs
 from .ports import CloudFormationPort, CloudMapPort, EcsPort, TaggingPort
 from .properties import parse_properties, user_properties
 from .service_connect import ServiceConnectMode
@@ -49,6 +50,34 @@ logger = logging.getLogger(__name__)
 
 # The current revision and the one it replaced stay ACTIVE (rollbacks); older ones go.
 ACTIVE_REVISIONS = 2
+# The widest revision number an answer is measured with before the first write: ECS allows
+# 1,000,000 revisions per family (its quota), so 7 digits always suffice.
+WIDEST_REVISION = 9_999_999
+
+
+def check_answer_fits(request: Request, mode: Mode[PlanT, Any], plan: PlanT) -> None:
+    """Refuse, before any write, an answer CloudFormation would reject (DESIGN §4): its body,
+    as encoded (JSON escapes count), over 4096 bytes, measured with the widest revision
+    number. A resource created but never acknowledged is worse than a clear refusal. Every
+    mode's Create and Update, and the ``plan`` command, check here."""
+    widest = Revision(str(plan.task_definition["family"]), WIDEST_REVISION, plan.digest)
+    data = mode.data(request, plan, widest)
+    body = protocol.response_body(
+        status=protocol.SUCCESS,
+        reason="",
+        physical_id=plan.physical_id,
+        stack_id=request.stack_id,
+        request_id=request.request_id,
+        logical_id=request.logical_id,
+        data=data,
+    )
+    size = protocol.encoded_size(body)
+    if size > protocol.MAX_BODY_BYTES:
+        raise PropertyError(
+            "",
+            f"the response to CloudFormation would be {size} bytes, over its "
+            f"{protocol.MAX_BODY_BYTES}-byte limit: shorten {mode.shorten} (or the logical id)",
+        )
 
 
 def _quiet(physical_id: str) -> None:
@@ -100,6 +129,7 @@ class Provider:
         props = parse_properties(request.properties)
         mode = self.modes[props.mode]
         plan = mode.prepare(request, props)
+        check_answer_fits(request, mode, plan)
         announce(plan.physical_id)
         mode.claim(request, plan)
         undo = Undo()

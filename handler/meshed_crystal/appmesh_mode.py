@@ -13,7 +13,6 @@ changed, and a rollback finds the previous revision again.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -45,8 +44,6 @@ from .shapes import pruned
 logger = logging.getLogger(__name__)
 
 DEFAULT_ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
-# CloudFormation rejects a custom resource response body over 4096 bytes.
-MAX_RESPONSE_BYTES = 4096
 # The provider's AppMeshRetired parameter (DESIGN §9).
 RETIRED_SETTINGS = ("auto", "true", "false")
 # Called with the way App Mesh was unavailable when a Delete finished without it (metrics).
@@ -121,6 +118,10 @@ def service_arn(mesh: str, name: str) -> str:
 class AppMeshMode:
     """Create, Update and Delete of an AppMesh-mode resource (adapters injected)."""
 
+    # Every name appears several times in the answer (id, ARNs, attributes): at App Mesh's
+    # 255-character limits it would exceed CloudFormation's 4096 bytes.
+    shorten = "MeshName, VirtualNodeName, VirtualServiceName, Family or Envoy.Image"
+
     def __init__(
         self,
         *,
@@ -175,9 +176,7 @@ class AppMeshMode:
         check_mesh_region(props, request.region)
         self._check_allowed(props)
         self._check_not_retired()
-        plan = self._plan(request, props, self._read(request, props))
-        self._check_response_size(request, plan)
-        return plan
+        return self._plan(request, props, self._read(request, props))
 
     def _check_not_retired(self) -> None:
         if self.retired == "true":
@@ -323,33 +322,6 @@ class AppMeshMode:
             user_tags=user_tags,
             found=found,
         )
-
-    def _check_response_size(self, request: Request, plan: Plan) -> None:
-        """Refuse, before any write, names so long that CloudFormation would reject the answer.
-
-        Every name appears several times in the response (id, ARNs, attributes); at App Mesh's
-        255-character limits the body would exceed CloudFormation's 4096 bytes, and a resource
-        created but never acknowledged is worse than a clear refusal.
-        """
-        widest = Revision(str(plan.task_definition["family"]), 9_999_999, plan.digest)
-        body = {
-            "Status": "SUCCESS",
-            "Reason": "",
-            "PhysicalResourceId": str(plan.id),
-            "StackId": request.stack_id,
-            "RequestId": request.request_id,
-            "LogicalResourceId": request.logical_id,
-            "NoEcho": False,
-            "Data": self.data(request, plan, widest),
-        }
-        size = len(json.dumps(body).encode())
-        if size > MAX_RESPONSE_BYTES:
-            raise PropertyError(
-                "",
-                f"the response to CloudFormation would be {size} bytes, over its "
-                f"{MAX_RESPONSE_BYTES}-byte limit: shorten MeshName, VirtualNodeName, "
-                "VirtualServiceName, Family or Envoy.Image (or the logical id)",
-            )
 
     def claim(self, request: Request, plan: Plan) -> None:
         # Ownership of both names is settled before the first write (rather than by trying

@@ -155,8 +155,18 @@ class ResourceInUseError(MeshedCrystalError):
     """Other mesh resources still use what a Delete wants to remove."""
 
 
-class ThrottledError(MeshedCrystalError):
-    """AWS kept throttling until the time budget ran out."""
+class TransientError(MeshedCrystalError):
+    """An AWS call kept failing in a way that passes until the time budget ran out: retrying
+    the stack operation later is the fix."""
+
+
+class ThrottledError(TransientError):
+    """AWS kept throttling (or answering with a server error) until the time budget ran out."""
+
+
+class ConnectionFailedError(TransientError):
+    """Every connection to AWS failed before an answer (refused, reset or closed, timed out)
+    until the time budget ran out. Never called throttling (DESIGN §9)."""
 
 
 class AwsError(MeshedCrystalError):

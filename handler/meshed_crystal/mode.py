@@ -154,6 +154,10 @@ IdT = TypeVar("IdT", bound=ModeId)
 class Mode(Protocol[PlanT, IdT]):
     """One target. Every method but ``write`` and ``finish`` of the deletion writes nothing."""
 
+    # The properties whose values the answer repeats: what a Reason tells the user to shorten
+    # when the answer would not fit in CloudFormation's response (``actions``).
+    shorten: str
+
     def parse_id(self, text: str | None) -> IdT | None:
         """This mode's id, or None for an id of another form."""
         ...

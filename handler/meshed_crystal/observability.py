@@ -1,8 +1,9 @@
 """Metrics and tracing (Powertools). Nothing here may fail a request or raise after a response.
 
 Metrics are CloudWatch EMF lines on stdout: per request type and outcome, a count and a
-duration, plus the number of throttled AWS calls that were retried, and ``AppMeshUnavailable``
-when a Delete finished without App Mesh (DESIGN §9). Tracing is opt-in (the
+duration, plus the number of throttled AWS calls that were retried, ``ConnectionRetries`` when
+calls whose connection failed were retried, and ``AppMeshUnavailable`` when a Delete finished
+without App Mesh (DESIGN §9). Tracing is opt-in (the
 template's Tracing parameter): only then is the X-Ray SDK imported and botocore patched.
 """
 
@@ -65,9 +66,17 @@ class Counter:
         return count
 
 
-# Throttled calls ``retry`` retried; Deletes that finished without App Mesh (app.py hooks it).
+# Throttled calls ``retry`` retried, and those whose connection failed (never counted as
+# throttled, DESIGN §9); Deletes that finished without App Mesh (app.py hooks it).
 throttles = Counter()
-retry.on_retry.append(throttles.seen)
+lost_connections = Counter()
+
+
+def _retried(operation: str, code: str) -> None:
+    (lost_connections if code in retry.CONNECTION_FAILURES else throttles).seen()
+
+
+retry.on_retry.append(_retried)
 appmesh_unavailable = Counter()
 
 
@@ -82,6 +91,9 @@ def record(request_type: Any, outcome: str, seconds: float) -> None:
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="Duration", unit=MetricUnit.Milliseconds, value=seconds * 1000)
         metrics.add_metric(name="ThrottledRetries", unit=MetricUnit.Count, value=throttles.take())
+        lost = lost_connections.take()
+        if lost:
+            metrics.add_metric(name="ConnectionRetries", unit=MetricUnit.Count, value=lost)
         unavailable = appmesh_unavailable.take()
         if unavailable:
             # Only when it happened: an alarm on its presence needs no math.

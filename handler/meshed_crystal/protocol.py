@@ -37,11 +37,17 @@ REQUIRED_KEYS = (
     "LogicalResourceId",
     "ResourceType",
 )
+# The keys crhelper reads from any event to drive its polling (CrHelperPoll runs a poll function
+# instead of the work, CrHelperData becomes the attributes). CloudFormation never sends them:
+# they are dropped before crhelper sees the event, like any key it does not know (DESIGN §5.1).
+CRHELPER_KEYS = ("CrHelperPoll", "CrHelperData", "CrHelperRule", "CrHelperPermission")
 # CloudFormation rejects a response body over 4096 bytes; the Reason is what gets shortened.
 MAX_BODY_BYTES = 4096
 # Seconds before the Lambda's deadline at which a FAILED "timed out" is sent: room for the PUT.
 RESPONSE_MARGIN_S = 4.0
 PUT_ATTEMPTS = 5
+# What is kept of each id in a body that cannot fit otherwise (then cut further if it must).
+MAX_ID_BYTES = 1000
 # Backoff between PUT attempts: 0.5, 1, 2, 4 s, cut short by the deadline.
 PUT_FIRST_DELAY_S = 0.5
 
@@ -163,6 +169,7 @@ class Resource(CfnResource):
         if problem is not None:
             self._reject(event, problem)
             return
+        event = {k: v for k, v in event.items() if k not in CRHELPER_KEYS}
         try:
             # crhelper's own steps: set up the request, run the function, shape the response.
             self._crhelper_init(event, context)  # type: ignore[attr-defined]
@@ -248,18 +255,15 @@ class Resource(CfnResource):
                 logger.warning("a response was already sent for this request; not sending another")
                 return
             self._sent = True
-        body = {
-            "Status": status or self.Status,
-            "Reason": reason if status else str(self.Reason),
-            "PhysicalResourceId": str(self.PhysicalResourceId) or self._current_id(),
-            "StackId": self.StackId,
-            "RequestId": self.RequestId,
-            "LogicalResourceId": self.LogicalResourceId,
-            "NoEcho": False,
-            "Data": {str(k): str(v) for k, v in (self.Data or {}).items()},
-        }
-        if body["Status"] == SUCCESS:
-            body["Reason"] = ""
+        body = response_body(
+            status=status or self.Status,
+            reason=reason if status else str(self.Reason),
+            physical_id=str(self.PhysicalResourceId) or self._current_id(),
+            stack_id=self.StackId,
+            request_id=self.RequestId,
+            logical_id=self.LogicalResourceId,
+            data=self.Data or {},
+        )
         logger.info(
             "sending response",
             extra={
@@ -271,18 +275,65 @@ class Resource(CfnResource):
         self._sender(self._response_url, encode(body), self._deadline)
 
 
+def response_body(
+    *,
+    status: str,
+    reason: str,
+    physical_id: str,
+    stack_id: str,
+    request_id: str,
+    logical_id: str,
+    data: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The response CloudFormation reads, in one place: what is sent, and what a mode's answer
+    is measured as before its first write (``actions.check_answer_fits``)."""
+    return {
+        "Status": status,
+        "Reason": "" if status == SUCCESS else reason,
+        "PhysicalResourceId": physical_id,
+        "StackId": stack_id,
+        "RequestId": request_id,
+        "LogicalResourceId": logical_id,
+        "NoEcho": False,
+        "Data": {str(k): str(v) for k, v in data.items()},
+    }
+
+
+def _dumps(value: Any) -> bytes:
+    # As sent: json.dumps escapes every non-ASCII and control character (a NUL is 6 bytes).
+    return json.dumps(value).encode()
+
+
+def encoded_size(body: Mapping[str, Any]) -> int:
+    """The body's size as CloudFormation counts it: bytes of the encoded JSON, escapes included."""
+    return len(_dumps(body))
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    """The longest start of ``text`` whose encoding (quotes aside) takes at most ``max_bytes``."""
+    size = 0
+    for end, char in enumerate(text):
+        size += len(_dumps(char)) - 2
+        if size > max_bytes:
+            return text[:end]
+    return text
+
+
 def encode(body: dict[str, Any]) -> bytes:
     """JSON under CloudFormation's 4096-byte limit, always.
 
     The Reason is shortened first. If the body is still too large (ids or attributes from an
-    unusual event), a SUCCESS cannot be reported truthfully: it becomes a FAILED that says why.
+    unusual event), a SUCCESS cannot be reported truthfully: it becomes a FAILED that says why,
+    its longest ids cut until the encoded body fits.
     """
-    data = json.dumps(body).encode()
+    data = _dumps(body)
     excess = len(data) - MAX_BODY_BYTES
     if excess > 0 and body.get("Reason"):
         reason = str(body["Reason"])
-        body = {**body, "Reason": reason[: max(0, len(reason) - excess - 20)] + " …(truncated)"}
-        data = json.dumps(body).encode()
+        # " …(truncated)" encodes to 18 bytes ("…" is escaped): 20 more leaves room for it.
+        kept = _cut(reason, max(0, len(_dumps(reason)) - 2 - excess - 20))
+        body = {**body, "Reason": kept + " …(truncated)"}
+        data = _dumps(body)
     if len(data) > MAX_BODY_BYTES:
         body = {
             **body,
@@ -290,7 +341,14 @@ def encode(body: dict[str, Any]) -> bytes:
             "Reason": "the response would exceed CloudFormation's 4096-byte limit",
             "Data": {},
         }
-        for key in ("PhysicalResourceId", "StackId", "RequestId", "LogicalResourceId"):
-            body[key] = str(body.get(key, ""))[:1000]
-        data = json.dumps(body).encode()
+        ids = ("PhysicalResourceId", "StackId", "RequestId", "LogicalResourceId")
+        for key in ids:
+            # CloudFormation's limit for a physical id: 1 KB, here of encoded JSON.
+            body[key] = _cut(str(body.get(key, "")), MAX_ID_BYTES)
+        data = _dumps(body)
+        while len(data) > MAX_BODY_BYTES:
+            longest = max(ids, key=lambda key: len(_dumps(body[key])))
+            room = len(_dumps(body[longest])) - 2 - (len(data) - MAX_BODY_BYTES)
+            body[longest] = _cut(body[longest], max(0, room))
+            data = _dumps(body)
     return data

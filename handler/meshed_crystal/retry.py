@@ -2,7 +2,8 @@
 
 botocore's own retries are turned off (see ``adapters.clients``): its backoff does not know
 when the Lambda must answer CloudFormation. The handler sets a deadline per invocation; a call
-that is still throttled when the next wait would cross it raises :class:`ThrottledError`.
+that is still throttled when the next wait would cross it raises :class:`ThrottledError`, one
+whose connection kept failing :class:`ConnectionFailedError` (never "throttled", DESIGN §9).
 """
 
 from __future__ import annotations
@@ -14,14 +15,10 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectionError,
-    ReadTimeoutError,
-)
+import botocore.exceptions
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from .errors import ThrottledError
+from .errors import ConnectionFailedError, ThrottledError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,11 +58,29 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def is_connection_failure(error: BaseException) -> bool:
+    """No answer came: botocore's connection-level errors. ``ConnectionError``: refused, a name
+    that does not resolve, a connect timeout, TLS, a proxy; ``HTTPClientError``: closed or reset
+    before the answer (``ConnectionClosedError``), a read timeout, any other failure of the
+    HTTP exchange itself."""
+    return isinstance(error, ConnectionError | HTTPClientError)
+
+
+# The names ``call`` reports a connection failure's retry with (its class): the hooks of
+# ``on_retry`` tell them from throttling codes (the metrics count them apart).
+CONNECTION_FAILURES = frozenset(
+    name
+    for name, value in vars(botocore.exceptions).items()
+    if isinstance(value, type) and issubclass(value, ConnectionError | HTTPClientError)
+)
+
+
 def is_throttle(error: Exception) -> bool:
+    """Retried: throttling, a server error, or a connection that failed before an answer."""
     # A connection dropped before the answer (ConnectionClosedError) is retried too: a retried
     # RegisterTaskDefinition may then leave a duplicate revision, which carries this resource's
     # tags and so is deregistered by its Delete (found from ECS), not leaked.
-    if isinstance(error, ConnectionError | ReadTimeoutError | ConnectionClosedError):
+    if is_connection_failure(error):
         return True
     if not isinstance(error, ClientError):
         return False
@@ -77,6 +92,20 @@ def is_throttle(error: Exception) -> bool:
         code in THROTTLING_CODES
         or "Too many concurrent attempts" in message
         or int(status) in (429, 500, 502, 503, 504)
+    )
+
+
+def _is_throttling(error: Exception) -> bool:
+    """Throttling proper (a code of AWS's for it, 429, or ECS's concurrent registrations), as
+    against a server error: a Reason says "throttled" only of the first."""
+    if not isinstance(error, ClientError):
+        return False
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return (
+        error_code(error) in THROTTLING_CODES
+        or "Too many concurrent attempts" in message
+        or int(status) == 429
     )
 
 
@@ -101,13 +130,21 @@ def call(
             # Full jitter: parallel resources (one stack, many Custom::MeshedCrystal) spread out.
             delay = random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2**attempt))
             code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
+            lost = is_connection_failure(error)
             if remaining() - delay <= 0:
-                raise ThrottledError(
-                    f"{operation} was throttled by AWS ({code}) {attempt} times and the time "
-                    "budget ran out; retry the stack operation later"
+                if lost:
+                    what = "lost its connection to AWS before an answer"
+                elif _is_throttling(error):
+                    what = "was throttled by AWS"
+                else:  # a 5xx: the service failed, it did not throttle
+                    what = "kept failing with a server error from AWS"
+                failure = ConnectionFailedError if lost else ThrottledError
+                raise failure(
+                    f"{operation} {what} ({code}) {attempt} times and the time budget ran out; "
+                    "retry the stack operation later"
                 ) from error
             logger.info(
-                "throttled, retrying",
+                "connection failed, retrying" if lost else "throttled, retrying",
                 extra={"operation": operation, "code": code, "attempt": attempt},
             )
             for hook in on_retry:

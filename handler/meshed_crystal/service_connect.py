@@ -367,6 +367,13 @@ class Plan(NamedTuple):
 class ServiceConnectMode:
     """Create, Update and Delete of a ServiceConnect-mode resource (adapters injected)."""
 
+    # The answer repeats the client alias three times, and an HTTP namespace's name may be
+    # 1024 characters (some of them JSON-escaped).
+    shorten = (
+        "ServiceConnect.ClientAlias.DnsName, ServiceConnect.DiscoveryName, "
+        "ServiceConnect.PortName, the Cloud Map namespace's name or Family"
+    )
+
     def __init__(self, *, ecs: EcsPort, cloudmap: CloudMapPort, tagging: TaggingPort) -> None:
         self.ecs = ecs
         self.cloudmap = cloudmap

@@ -15,14 +15,19 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
+    ConnectTimeoutError,
     DataNotFoundError,
     EndpointConnectionError,
+    ReadTimeoutError,
+    SSLError,
     UnknownServiceError,
 )
 from botocore.loaders import Loader
+from meshed_crystal.adapters import clients
 from meshed_crystal.adapters.clients import make_client
 
 from tests.integration import aws_state
@@ -108,28 +113,80 @@ def test_refused_connections_raise_endpoint_connection_error_at_once(
     assert describe_mesh(client) == MESH
 
 
-def test_reset_connections_raise_connection_closed_error_and_run_nothing(
-    platform: Platform, appmesh_gone: AppMeshGone
+# -- 1b. connections that fail before an answer (each as botocore's HTTP stack meets it) --------
+
+# switch, the exception botocore raises, whether the request reached the endpoint
+DROPPED = {
+    "close": (AppMeshGone.close_connections, ConnectionClosedError, True),
+    "reset": (AppMeshGone.reset_connections, ConnectionClosedError, True),
+    "no answer": (AppMeshGone.answer_nothing, ReadTimeoutError, True),
+    "not accepted": (AppMeshGone.accept_nothing, ConnectTimeoutError, False),
+}
+
+
+@pytest.fixture
+def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The product's client configuration with timeouts of 0.3 s (5 s and 30 s deployed)."""
+    shorter = clients.CONFIG.merge(Config(connect_timeout=0.3, read_timeout=0.3))
+    monkeypatch.setattr(clients, "CONFIG", shorter)
+
+
+@pytest.mark.parametrize("way", list(DROPPED))
+def test_a_connection_dropped_before_the_answer_raises_botocores_own_error(
+    platform: Platform, appmesh_gone: AppMeshGone, short_timeouts: None, way: str
+) -> None:
+    switch, error, arrives = DROPPED[way]
+    client = appmesh()  # built before: follows the switch (same endpoint)
+    switch(appmesh_gone)
+    started = time.monotonic()
+    with pytest.raises(error) as caught:
+        client.list_meshes()
+    assert time.monotonic() - started < 2.0  # the client's own timeout (0.3 s) at most
+    assert type(caught.value) is error  # exactly this class, as botocore's httpsession raises
+    assert not isinstance(caught.value, ClientError)
+    # The request reached the endpoint (and was recorded with no status) unless never accepted
+    expected = [Answered("ListMeshes", 0, False)] if arrives else []
+    assert appmesh_gone.answered == expected
+    assert_ecs_and_cloud_map_answer(platform)
+    appmesh_gone.off()
+    assert describe_mesh(client) == MESH
+
+
+def test_dropping_with_times_is_transient(
+    platform: Platform, appmesh_gone: AppMeshGone, short_timeouts: None
 ) -> None:
     client = appmesh()
     appmesh_gone.reset_connections(times=2)
-    with pytest.raises(ConnectionClosedError) as caught:
-        client.create_virtual_node(
-            meshName=MESH,
-            virtualNodeName="reset",
-            spec={"listeners": [{"portMapping": {"port": 80, "protocol": "http"}}]},
-        )
-    assert not isinstance(caught.value, ClientError)
-    assert str(caught.value).startswith("Connection was closed before we received a valid")
-    with pytest.raises(ConnectionClosedError):
-        client.list_meshes()
-    # Both reached the endpoint, neither the emulator; then (times=2) App Mesh answers again
-    assert appmesh_gone.answered == [
-        Answered("CreateVirtualNode", 0, forwarded=False),
-        Answered("ListMeshes", 0, forwarded=False),
-    ]
-    assert aws_state.node_names() == []
+    for _ in range(2):
+        with pytest.raises(ConnectionClosedError):
+            client.list_meshes()
     assert describe_mesh(client) == MESH
+    assert [a.status for a in appmesh_gone.answered] == [0, 0, 200]
+
+
+@pytest.mark.parametrize(
+    ("switch", "error", "url"),
+    [
+        (AppMeshGone.unresolvable_name, EndpointConnectionError, "http://appmesh-gone.invalid"),
+        (AppMeshGone.break_tls, SSLError, "https://127.0.0.1"),
+    ],
+    ids=["name does not resolve", "TLS handshake fails"],
+)
+def test_an_endpoint_moved_out_of_reach_fails_clients_built_afterwards(
+    platform: Platform, appmesh_gone: AppMeshGone, switch: Any, error: Any, url: str
+) -> None:
+    before = appmesh()
+    switch(appmesh_gone)
+    client = appmesh()
+    assert client.meta.endpoint_url == f"{url}:{appmesh_gone.port}"
+    with pytest.raises(error) as caught:
+        client.list_meshes()
+    assert type(caught.value) is error
+    assert appmesh_gone.answered == []
+    assert describe_mesh(before) == MESH  # a client built before keeps its endpoint
+    appmesh_gone.off()
+    assert os.environ[ENDPOINT_ENV] == appmesh_gone.endpoint_url
+    assert describe_mesh(appmesh()) == MESH
 
 
 # -- 2. a status without an App Mesh error code --------------------------------------------------
@@ -332,10 +389,15 @@ def test_everything_is_off_after_the_context(platform: Platform) -> None:
     with appmesh_gone() as gone:
         gone.answer_status(503)
         served = gone.port
+    with appmesh_gone() as gone:
+        gone.accept_nothing()
+        silent = gone.port
+    with appmesh_gone() as gone:
+        gone.unresolvable_name()
     assert os.environ.get(ENDPOINT_ENV) == before
     assert Loader.load_service_model is gone_module._original_load
     assert Loader.list_available_services is gone_module._original_list
-    for closed in (port, served):
+    for closed in (port, served, silent):
         with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
             probe.connect(("127.0.0.1", closed))
     client = appmesh()

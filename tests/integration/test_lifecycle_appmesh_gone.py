@@ -1,7 +1,9 @@
 """App Mesh gone (DESIGN §9): every way it can be gone, with each AppMeshRetired setting.
 
-The ways are real below botocore (tests/support/appmesh_gone.py): a refused connection, HTTP
-statuses without an App Mesh error code, IAM's AccessDenied, an SDK without ``appmesh``. For each,
+The ways are real below botocore (tests/support/appmesh_gone.py): every way a connection fails
+before an answer (refused, closed, reset, no answer, not accepted, a name that does not resolve,
+TLS), HTTP statuses without an App Mesh error code, IAM's AccessDenied, an SDK without
+``appmesh``. For each,
 a Delete: what it answers, the one WARNING naming what may be left, the metric, and that nothing
 of the resource is left ACTIVE in ECS. A throttled or transient App Mesh error is retried and never
 taken for a retired service. App Mesh-mode Creates and Updates fail at once, leaving nothing.
@@ -14,7 +16,9 @@ import os
 from collections.abc import Callable
 
 import pytest
-from meshed_crystal import actions, app
+from botocore.config import Config
+from meshed_crystal import actions, app, retry
+from meshed_crystal.adapters import clients
 from meshed_crystal.adapters.appmesh import AppMesh
 
 from tests.conftest import ENVOY_IMAGE
@@ -36,8 +40,19 @@ from tests.support.cfn_driver import CloudFormation
 from tests.support.faults import Faults
 from tests.support.platform import Platform
 
+# Every connection-level failure botocore reports (DESIGN §9: "refused, reset or closed, timed
+# out, a name that no longer resolves"), each the exception botocore really raises for it.
+CONNECTION_FAILURES: dict[str, Callable[[AppMeshGone], None]] = {
+    "connection refused": lambda gone: gone.refuse_connections(),  # EndpointConnectionError
+    "connection closed": lambda gone: gone.close_connections(),  # ConnectionClosedError
+    "connection reset": lambda gone: gone.reset_connections(),  # ConnectionClosedError
+    "no answer": lambda gone: gone.answer_nothing(),  # ReadTimeoutError
+    "connection not accepted": lambda gone: gone.accept_nothing(),  # ConnectTimeoutError
+    "name does not resolve": lambda gone: gone.unresolvable_name(),  # EndpointConnectionError
+    "TLS handshake fails": lambda gone: gone.break_tls(),  # SSLError
+}
 WAYS: dict[str, Callable[[AppMeshGone], None]] = {
-    "connection refused": lambda gone: gone.refuse_connections(),
+    **CONNECTION_FAILURES,
     "HTTP 410 page": lambda gone: gone.answer_status(410),
     "HTTP 404 empty": lambda gone: gone.answer_status(404, b""),
     "HTTP 403 page": lambda gone: gone.answer_status(403),
@@ -56,9 +71,19 @@ def finishes(setting: str, way: str) -> bool:
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], actions.Provider]:
     """Installs a fresh Provider (no client built yet) with an AppMeshRetired setting, read
-    from the environment as the deployed function reads it."""
+    from the environment as the deployed function reads it.
+
+    Its clients time out sooner than the deployed function's (connect 5 s, read 30 s), and
+    its backoff starts at 20 ms rather than 200 ms, so that an App Mesh that answers nothing
+    costs a test a second or two, not minutes; only App Mesh's calls cross a socket here (the
+    other services answer in process). The attempts are the deployed function's.
+    """
 
     def install(setting: str) -> actions.Provider:
+        monkeypatch.setattr(
+            clients, "CONFIG", clients.CONFIG.merge(Config(connect_timeout=0.5, read_timeout=0.5))
+        )
+        monkeypatch.setattr(retry, "BASE_DELAY", 0.02)
         monkeypatch.setenv("APPMESH_RETIRED", setting)
         fresh = actions.Provider(
             envoy_image=ENVOY_IMAGE,
@@ -101,7 +126,8 @@ def test_delete_when_app_mesh_is_gone(
     caplog.clear()
     answered_before = len(appmesh_gone.answered)
     WAYS[way](appmesh_gone)
-    body = cfn.delete(LOGICAL)
+    # (with 30 s left: the few attempts a suspected absence gets end well before)
+    body = cfn.delete(LOGICAL, remaining_ms=30_000)
     answered = appmesh_gone.answered[answered_before:]
     # Then nothing of the resource is ACTIVE in ECS, whatever the outcome
     assert aws_state.active_revisions(FAMILY) == []
@@ -231,23 +257,34 @@ def test_create_when_app_mesh_is_gone_fails_at_once_leaving_nothing(
 ) -> None:
     provider(setting)
     WAYS[way](appmesh_gone)
-    reason = failed(fast(cfn).create(LOGICAL, workshop(platform)))
+    reason = failed(fast(cfn).create(LOGICAL, workshop(platform), remaining_ms=30_000))
     assert "App Mesh is unavailable" in reason
     assert "Mode: ServiceConnect" in reason
     assert "docs/migration.md" in reason
+    assert "throttled" not in reason
     # Nothing registered, nothing written anywhere
     assert all_revisions() == []
     assert faults.writes() == []
 
 
+@pytest.mark.parametrize("way", ["HTTP 410 page", *CONNECTION_FAILURES])
 def test_update_when_app_mesh_is_gone_fails_and_keeps_the_running_revision(
-    cfn: CloudFormation, platform: Platform, appmesh_gone: AppMeshGone, faults: Faults
+    cfn: CloudFormation,
+    platform: Platform,
+    appmesh_gone: AppMeshGone,
+    provider: Callable[[str], actions.Provider],
+    faults: Faults,
+    way: str,
 ) -> None:
     created = ok(fast(cfn).create(LOGICAL, workshop(platform)))
-    appmesh_gone.answer_status(410)
+    provider("auto")
+    WAYS[way](appmesh_gone)
     writes_before = len(faults.writes())
-    reason = failed(cfn.update(LOGICAL, workshop(platform, Envoy={"LogLevel": "debug"})))
+    props = workshop(platform, Envoy={"LogLevel": "debug"})
+    reason = failed(cfn.update(LOGICAL, props, remaining_ms=30_000))
     assert "App Mesh is unavailable" in reason
     assert "Mode: ServiceConnect" in reason
+    assert "docs/migration.md" in reason
+    assert "throttled" not in reason
     assert faults.writes()[writes_before:] == []
     assert aws_state.active_revisions(FAMILY) == [created["TaskDefinitionArn"]]

@@ -194,6 +194,57 @@ def test_the_largest_accepted_input_answers_within_4096_bytes_with_flat_strings(
     assert data["MeshName"] == mesh
 
 
+def _http_namespace(name: str) -> str:
+    """A Cloud Map HTTP namespace (names up to 1024 printable ASCII characters); its ARN."""
+    cloud_map = boto3.client("servicediscovery")
+    operation = cloud_map.create_http_namespace(Name=name)["OperationId"]
+    found = cloud_map.get_operation(OperationId=operation)["Operation"]["Targets"]
+    return str(cloud_map.get_namespace(Id=found["NAMESPACE"])["Namespace"]["Arn"])
+
+
+def _longest_service_connect(platform: Platform, namespace: str) -> dict[str, Any]:
+    """Service Connect properties with every name the answer repeats at its limit."""
+    return workshop(
+        platform,
+        Mode="ServiceConnect",
+        Family="f" * 255,
+        ServiceConnect={
+            "Namespace": _http_namespace(namespace),
+            "DiscoveryName": "d" * 64,
+            "PortName": "p" * 64,
+            "ClientAlias": {"DnsName": "c" * 121 + ".local"},  # 127, ECS's limit
+        },
+    )
+
+
+def test_service_connect_the_longest_names_answer_within_4096_bytes(
+    long_stack: CloudFormation, platform: Platform, endpoint: ResponseEndpoint, cfn: CloudFormation
+) -> None:
+    # Given the longest names a Service Connect answer repeats (a 1024-character HTTP namespace)
+    event = long_stack.event("Create", "L" * 255, _longest_service_connect(platform, "n" * 1024))
+    # Then it answers SUCCESS within the limit, the names in full
+    data = ok(long_stack.invoke(event))
+    raw = endpoint.delivered_for(event["ResponseURL"])[0].raw_body
+    assert len(raw) <= MAX_RESPONSE_BYTES
+    assert data["NamespaceName"] == "n" * 1024
+
+
+@pytest.mark.parametrize("char", ["\\", '"'], ids=["backslashes", "quotes"])
+def test_service_connect_an_answer_too_long_once_encoded_is_refused_before_any_write(
+    long_stack: CloudFormation, platform: Platform, cfn: CloudFormation, char: str
+) -> None:
+    # Given an HTTP namespace whose 1024-character name is JSON-escaped in the answer (Cloud
+    # Map allows any printable ASCII: `\` and `"` take 2 bytes each once encoded)
+    props = _longest_service_connect(platform, char * 1024)
+    # When the stack creates it
+    body = long_stack.create("L" * 255, props)
+    # Then it is refused (within 4096 bytes), saying what to shorten, and nothing was registered
+    reason = failed(body)
+    assert "over its 4096-byte limit" in reason
+    assert "namespace's name" in reason
+    assert aws_state.active_revisions("f" * 255) == []
+
+
 def _named(platform: Platform, mesh: str, length: int) -> dict[str, Any]:
     return workshop(
         platform,

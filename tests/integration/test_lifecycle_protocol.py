@@ -23,7 +23,7 @@ from tests.integration.lifecycle import (
     ok,
     workshop,
 )
-from tests.support.cfn_driver import CloudFormation, LambdaContext, ResponseEndpoint
+from tests.support.cfn_driver import CloudFormation, LambdaContext, RequestType, ResponseEndpoint
 from tests.support.containers import cold_start
 from tests.support.faults import Faults, is_write
 from tests.support.platform import Platform
@@ -143,6 +143,70 @@ def test_a_malformed_event_gets_exactly_one_failed_response(
     # And nothing was created
     assert aws_state.node_names() == []
     assert all_revisions() == []
+
+
+# crhelper's own keys (crhelper 2.0.12's polling: it adds them to the event it re-invokes the
+# function with). CloudFormation never sends them; crhelper reads them from any event.
+CRHELPER_KEYS: dict[str, dict[str, Any]] = {
+    "CrHelperPoll": {"CrHelperPoll": True},
+    "CrHelperData": {
+        "CrHelperData": {"TaskDefinitionArn": "arn:aws:ecs:us-east-1:999999999999:x", "Own": "1"}
+    },
+    "every crhelper key": {
+        "CrHelperPoll": True,
+        "CrHelperData": {"Own": "1"},
+        "CrHelperRule": "arn:aws:events:us-east-1:123456789012:rule/Crystal",
+        "CrHelperPermission": "CrystalABCDEFGH",
+    },
+    # ...handled as any key CloudFormation does not send
+    "an unknown key": {"Data": {"Own": "1"}, "Own": "1"},
+}
+
+
+@pytest.mark.parametrize("request_type", ["Create", "Update", "Delete"])
+@pytest.mark.parametrize("keys", list(CRHELPER_KEYS))
+def test_crhelper_private_keys_in_an_event_change_nothing(
+    cfn: CloudFormation, platform: Platform, request_type: RequestType, keys: str
+) -> None:
+    """DESIGN §5.1: an event carrying crhelper's private keys is handled as without them, by the
+    real work, with the resource's own attributes only."""
+    # Given (for an Update or a Delete) a resource the stack holds
+    if request_type != "Create":
+        ok(fast(cfn).create(LOGICAL, workshop(platform)))
+    before = aws_state.active_revisions(FAMILY)
+    props = workshop(platform, Envoy={"LogLevel": "debug"} if request_type == "Update" else None)
+    event = {**fast(cfn).event(request_type, LOGICAL, props), **CRHELPER_KEYS[keys]}
+    # When CloudFormation's event arrives with crhelper's keys added
+    body = cfn.invoke(event)
+    # Then the work was done, and only the resource's own attributes were answered
+    data = ok(body)
+    assert not {"Own", "CrHelperPoll", "CrHelperRule", "CrHelperPermission"} & set(data)
+    if request_type == "Delete":
+        assert data == {}
+        assert aws_state.node_names() == []
+        assert aws_state.service_names() == []
+        assert aws_state.active_revisions(FAMILY) == []
+        return
+    assert body["PhysicalResourceId"] == REAL_ID
+    active = aws_state.active_revisions(FAMILY)
+    assert data["TaskDefinitionArn"] in active
+    assert data["TaskDefinitionArn"] not in before  # registered by this request
+    assert len(active) == len(before) + 1
+    assert aws_state.node_names() == [NODE]
+    assert aws_state.service_names() == [SERVICE]
+
+
+def test_an_id_whose_encoding_exceeds_the_limit_still_gets_an_answer_within_it(
+    cfn: CloudFormation, platform: Platform, endpoint: ResponseEndpoint
+) -> None:
+    # Given a Delete whose physical id is 772 NUL characters (4632 bytes once JSON-escaped;
+    # an id this resource never issued, so nothing to delete)
+    event = fast(cfn).event("Delete", LOGICAL, workshop(platform), physical_id="\x00" * 772)
+    # When it is invoked, one answer arrives that CloudFormation accepts (the driver checks the
+    # 4096 bytes of the encoded body): FAILED, since the id cannot be echoed whole
+    reason = failed(cfn.invoke(event))
+    assert reason == "the response would exceed CloudFormation's 4096-byte limit"
+    assert len(endpoint.delivered_for(event["ResponseURL"])[0].raw_body) <= 4096
 
 
 def _boom(*args: Any, **kwargs: Any) -> Any:

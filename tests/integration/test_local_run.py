@@ -179,7 +179,7 @@ def test_logs_puts_the_json_lines_on_stderr() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["refused", "404", "410", "no-sdk"])
+@pytest.mark.parametrize("mode", ["reset", "refused", "404", "410", "no-sdk"])
 def test_app_mesh_gone_after_the_creates_the_delete_cleans_ecs_and_succeeds(mode: str) -> None:
     done = run("--appmesh-gone", mode, *PAYMENTS_CREATE_DELETE)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from meshed_crystal import observability
+from meshed_crystal import observability, retry
 
 from tests.support.cfn_driver import CloudFormation
+from tests.support.faults import Faults
 from tests.support.platform import Platform
 
 
@@ -54,6 +55,30 @@ def test_each_request_emits_count_and_duration_by_type_and_outcome(
         names = {m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
         assert names == {"Requests", "Duration", "ThrottledRetries"}
         assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "MeshedCrystal"
+
+
+def test_retries_are_counted_apart_a_lost_connection_is_not_throttling(
+    cfn: CloudFormation,
+    platform: Platform,
+    faults: Faults,
+    metrics_on: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(retry, "BASE_DELAY", 0.005)
+    # Given a Create whose registration is throttled once and loses its connection twice
+    faults.fail("ecs", "RegisterTaskDefinition", "ThrottlingException", "Rate exceeded")
+    faults.disconnect("ecs", "DescribeTaskDefinition", "closed", times=2)
+    assert cfn.create("Crystal", props(platform))["Status"] == "SUCCESS"
+    # Then its metrics count one throttled retry and two retries of a lost connection
+    (record,) = emf_lines(capsys.readouterr().out)
+    assert record["ThrottledRetries"] in (1, 1.0, [1.0])
+    assert record["ConnectionRetries"] in (2, 2.0, [2.0])
+    # And the next request, with none, emits no ConnectionRetries at all
+    assert cfn.delete("Crystal")["Status"] == "SUCCESS"
+    (record,) = emf_lines(capsys.readouterr().out)
+    assert "ConnectionRetries" not in record
+    assert record["ThrottledRetries"] in (0, 0.0, [0.0])
 
 
 def test_a_metrics_failure_does_not_touch_the_response(

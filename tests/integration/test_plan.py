@@ -125,6 +125,53 @@ def test_what_a_plan_needs_is_said_in_one_line(
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("changes", "shorten"),
+    [
+        ({"VirtualNodeName": "n" * 255, "VirtualServiceName": "s" * 255}, "VirtualNodeName"),
+        (
+            # An HTTP namespace's name: 1024 characters that JSON escapes (2 bytes each)
+            {
+                "Mode": "ServiceConnect",
+                "ServiceConnect": {
+                    "Namespace": "\\" * 1024,
+                    "DiscoveryName": "d" * 64,
+                    "PortName": "p" * 64,
+                    "ClientAlias": {"DnsName": "c" * 121 + ".local"},
+                },
+            },
+            "the Cloud Map namespace's name",
+        ),
+    ],
+    ids=["AppMesh", "ServiceConnect"],
+)
+def test_plan_refuses_an_answer_over_4096_bytes_as_a_create_does(
+    tmp_path: Path, changes: dict[str, Any], shorten: str
+) -> None:
+    properties = {
+        "MeshName": "m" * 255,
+        "CloudMapServiceArn": CLOUD_MAP_SERVICE_ARN,
+        "TaskDefinition": "x",
+        "Family": "f" * 255,
+        **changes,
+    }
+    path = tmp_path / "props.json"
+    path.write_text(json.dumps(properties), encoding="utf-8")
+    done = run(
+        str(path),
+        "--task-definition",
+        str(APP_TASK_DEFINITION),
+        "--cloud-map-names",
+        "service.local",
+        "ecsdemo-crystal",
+        "--logical-id",
+        "L" * 255,
+    )
+    assert done.returncode == 1, done.stdout
+    assert "over its 4096-byte limit" in done.stderr
+    assert shorten in done.stderr
+
+
 @pytest.mark.parametrize("mode", ["AppMesh", "ServiceConnect"])
 def test_plan_is_what_a_create_makes(
     cfn: CloudFormation, platform: Platform, monkeypatch: pytest.MonkeyPatch, mode: str

@@ -8,7 +8,17 @@ import pytest
 from meshed_crystal import retry
 
 from tests.integration import aws_state
-from tests.integration.lifecycle import FAMILY, LOGICAL, NODE, SERVICE, failed, fast, ok, workshop
+from tests.integration.lifecycle import (
+    FAMILY,
+    LOGICAL,
+    NODE,
+    SERVICE,
+    all_revisions,
+    failed,
+    fast,
+    ok,
+    workshop,
+)
 from tests.support.cfn_driver import CloudFormation
 from tests.support.faults import Connection, Faults
 from tests.support.platform import Platform
@@ -119,3 +129,86 @@ def test_server_errors_past_the_time_budget_fail_saying_so(
     assert 1 < len(faults.injected) < 100
     assert aws_state.node_names() == []
     assert aws_state.active_revisions(FAMILY) == []
+
+
+# -- A lost connection: retried for ECS, Cloud Map and CloudFormation; App Mesh gone (§9) ------
+
+# More failures in a row than the few attempts a suspected absence of App Mesh gets.
+MORE_THAN_SUSPECT = retry.SUSPECT_ATTEMPTS + 1
+CREATE_CONNECTIONS: dict[str, tuple[str, str, Connection]] = {
+    "ECS closed": ("ecs", "RegisterTaskDefinition", "closed"),
+    "ECS refused": ("ecs", "DescribeTaskDefinition", "refused"),
+    "Cloud Map closed": ("servicediscovery", "GetService", "closed"),
+}
+
+
+@pytest.mark.parametrize("case", list(CREATE_CONNECTIONS))
+def test_a_connection_of_ecs_or_cloud_map_failing_again_and_again_is_retried(
+    cfn: CloudFormation,
+    platform: Platform,
+    faults: Faults,
+    retries: list[tuple[str, str]],
+    case: str,
+) -> None:
+    service, operation, how = CREATE_CONNECTIONS[case]
+    # Given a call of the Create whose connection fails more often than App Mesh's may
+    faults.disconnect(service, operation, how, times=MORE_THAN_SUSPECT)
+    # When the stack creates the resource, it succeeds after retrying it every time
+    data = ok(fast(cfn).create(LOGICAL, workshop(platform)))
+    code = "ConnectionClosedError" if how == "closed" else "EndpointConnectionError"
+    assert retries == [(operation, code)] * MORE_THAN_SUSPECT
+    assert aws_state.node_names() == [NODE]
+    # (a registration whose answer was lost registered a revision each time: this resource's,
+    # by its tags, so its Delete removes them too)
+    assert data["TaskDefinitionArn"] in aws_state.active_revisions(FAMILY)
+    ok(cfn.delete(LOGICAL))
+    assert aws_state.active_revisions(FAMILY) == []
+
+
+def test_a_connection_of_cloudformation_failing_again_and_again_is_retried(
+    cfn: CloudFormation, platform: Platform, faults: Faults, retries: list[tuple[str, str]]
+) -> None:
+    ok(fast(cfn).create(LOGICAL, workshop(platform)))
+    # Given the Delete's read of the stack loses its connection more often than App Mesh's may
+    faults.disconnect("cloudformation", "DescribeStackResource", "closed", times=MORE_THAN_SUSPECT)
+    # When the stack deletes the resource, it succeeds and removes everything
+    ok(cfn.delete(LOGICAL))
+    assert retries == [("DescribeStackResource", "ConnectionClosedError")] * MORE_THAN_SUSPECT
+    assert aws_state.node_names() == []
+    assert aws_state.active_revisions(FAMILY) == []
+
+
+def test_an_app_mesh_connection_failing_the_few_suspect_attempts_means_app_mesh_is_gone(
+    cfn: CloudFormation, platform: Platform, faults: Faults, retries: list[tuple[str, str]]
+) -> None:
+    # Given App Mesh's connection is closed before the answer as often (AppMeshRetired: auto)
+    faults.disconnect("appmesh", "ListVirtualServices", "closed", times=MORE_THAN_SUSPECT)
+    # When the stack creates the resource
+    reason = failed(fast(cfn).create(LOGICAL, workshop(platform)))
+    # Then after the few attempts App Mesh is unreachable: the Reason names the way out
+    assert retries == [("ListVirtualServices", "ConnectionClosedError")] * (
+        retry.SUSPECT_ATTEMPTS - 1
+    )
+    assert "App Mesh is unavailable" in reason
+    assert "ConnectionClosedError" in reason
+    assert "Mode: ServiceConnect" in reason
+    assert "throttled" not in reason
+    assert all_revisions() == []
+
+
+@pytest.mark.parametrize("how", ["closed", "refused"])
+def test_a_connection_failing_past_the_time_budget_fails_saying_so_never_throttled(
+    cfn: CloudFormation, platform: Platform, faults: Faults, how: Connection
+) -> None:
+    # Given every connection of ECS's registration fails for longer than the Lambda has
+    faults.disconnect("ecs", "RegisterTaskDefinition", how, times=10_000)
+    # When the stack creates the resource with 6 s left (1 s of budget for the work)
+    body = cfn.invoke(fast(cfn).event("Create", LOGICAL, workshop(platform)), remaining_ms=6_000)
+    # Then it failed in time, saying the connection was lost, not that AWS throttled it
+    reason = failed(body)
+    code = "ConnectionClosedError" if how == "closed" else "EndpointConnectionError"
+    assert f"RegisterTaskDefinition lost its connection to AWS before an answer ({code})" in reason
+    assert "retry the stack operation later" in reason
+    assert "throttl" not in reason
+    assert "App Mesh" not in reason
+    assert aws_state.node_names() == []

@@ -26,10 +26,27 @@ The switches (each replaces the one before; :meth:`AppMeshGone.off` turns all of
 * :meth:`~AppMeshGone.refuse_connections`: nothing listens on the port (a socket keeps it bound,
   not listening): every connection is refused at once and botocore raises
   ``EndpointConnectionError`` (a ``BotoCoreError``, not a ``ClientError``).
-* :meth:`~AppMeshGone.reset_connections`: the endpoint accepts each connection, reads the
-  request and resets the connection (TCP RST) without answering, as a load balancer whose targets
-  are gone may: botocore raises ``ConnectionClosedError`` (urllib3's ``ProtocolError``:
-  connection reset by peer). The request never reaches the emulator.
+* Connections that fail before an answer, each as botocore's own HTTP stack (urllib3) meets it:
+
+  - :meth:`~AppMeshGone.close_connections`: the endpoint reads the request and closes the
+    connection without a byte of answer (FIN): ``ConnectionClosedError``.
+  - :meth:`~AppMeshGone.reset_connections`: it reads the request and resets the connection
+    (RST: ``SO_LINGER`` 0): ``ConnectionClosedError`` (urllib3's ``ProtocolError`` wrapping
+    ``ConnectionResetError``).
+  - :meth:`~AppMeshGone.answer_nothing`: it reads the request and never answers: botocore's
+    ``ReadTimeoutError`` after the client's ``read_timeout``.
+  - :meth:`~AppMeshGone.accept_nothing`: a listener that never accepts, its queue full: the
+    kernel drops the client's SYN and botocore raises ``ConnectTimeoutError`` after the
+    client's ``connect_timeout``.
+  - :meth:`~AppMeshGone.unresolvable_name`: the endpoint's host name does not resolve
+    (``appmesh-gone.invalid``, RFC 2606): ``EndpointConnectionError`` (``socket.gaierror``).
+  - :meth:`~AppMeshGone.break_tls`: the client speaks TLS (``https://``) to the plain-HTTP
+    endpoint: ``SSLError``.
+
+  The last two change the endpoint URL, which botocore reads when it builds a client: like
+  ``no_sdk_service`` they act on clients built afterwards. The timeouts are the client's own
+  (the product's ``adapters.clients.CONFIG``): a test shortens them, not this module.
+  ``times=N`` makes the first four transient.
 * :meth:`~AppMeshGone.answer_status`: every call answers an HTTP status without an App Mesh
   error code: an HTML page as a load balancer or CDN sends (or any body), no
   ``x-amzn-ErrorType`` header. botocore's rest-json parser then derives the error code from the
@@ -77,16 +94,17 @@ import functools
 import json
 import os
 import re
+import select
 import socket
 import struct
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest
@@ -124,6 +142,7 @@ class Answered(NamedTuple):
     operation: str
     """The App Mesh operation (from the method and path), or "" if none matches."""
     status: int
+    """The HTTP status answered; 0 when a switch dropped the connection instead."""
     forwarded: bool
     """True if the emulator answered it, False if a switch did."""
 
@@ -208,9 +227,13 @@ class _Request:
 
 # -- what the endpoint answers ----------------------------------------------------------------
 
-_Reply = tuple[int, list[tuple[str, str]], bytes]
-# A reply whose status is this one is no answer: the connection is reset instead.
-_RESET: Final = 0
+Drop = Literal["close", "reset", "stall"]
+"""How a switch fails a connection instead of answering (after reading the request)."""
+_Reply = tuple[int, list[tuple[str, str]], bytes] | Drop
+# How long a stalled connection is held at most when no switch releases it.
+STALL_LIMIT_S: Final = 60.0
+# The host name of :meth:`AppMeshGone.unresolvable_name`: .invalid never resolves (RFC 2606).
+UNRESOLVABLE_HOST: Final = "appmesh-gone.invalid"
 
 
 @dataclass
@@ -219,6 +242,8 @@ class _Switch:
 
     reply: Callable[[_Request], _Reply]
     times: int | None
+    released: threading.Event = field(default_factory=threading.Event)
+    """Set when the switch is turned off: stalled connections are then closed."""
 
 
 def _forward(request: _Request) -> _Reply:
@@ -267,15 +292,14 @@ class _Handler(BaseHTTPRequestHandler):
             operation,
             params,
         )
-        status, headers, payload = self.server.gone._answer(request)
-        if status == _RESET:
-            # SO_LINGER on with a zero timeout: close() sends RST instead of FIN.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.close_connection = True
-            return
+        answer, released = self.server.gone._answer(request)
         # One request per connection (as after a load balancer's error page): a client never
         # reuses a connection across a switch, so refused connections are refused at once.
         self.close_connection = True
+        if isinstance(answer, str):
+            self._drop(answer, released)
+            return
+        status, headers, payload = answer
         self.send_response_only(status)
         for key, value in headers:
             self.send_header(key, value)
@@ -284,6 +308,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(payload)
+
+    def _drop(self, how: Drop, released: threading.Event) -> None:
+        if how == "stall":
+            # No answer: the client's read timeout ends it (or the switch going off).
+            released.wait(STALL_LIMIT_S)
+        elif how == "reset":
+            # Linger 0: close() sends RST instead of FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        # "close": returning without a byte; socketserver shuts the connection down (FIN).
 
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _handle  # noqa: N815 - http.server's names
 
@@ -351,7 +385,9 @@ class AppMeshGone:
         self._routes = _routes()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._reserved: socket.socket | None = None
+        # Sockets holding the port while no server listens (refused, accept_nothing).
+        self._held: list[socket.socket] = []
+        self._moved = False  # the endpoint URL was changed (unresolvable_name, break_tls)
         self.answered: list[Answered] = []
         """Every request the local endpoint answered (refused connections never arrive)."""
         self.port = 0
@@ -365,9 +401,50 @@ class AppMeshGone:
         self.off()
         self._refuse()
 
+    def close_connections(self, *, times: int | None = None) -> None:
+        """Every App Mesh call (the next ``times``) has its connection closed before an answer."""
+        self._set(lambda _request: "close", times)
+
     def reset_connections(self, *, times: int | None = None) -> None:
-        """Every App Mesh call (the next ``times``) has its connection reset, unanswered."""
-        self._set(lambda _request: (_RESET, [], b""), times)
+        """Every App Mesh call (the next ``times``) has its connection reset (RST)."""
+        self._set(lambda _request: "reset", times)
+
+    def answer_nothing(self, *, times: int | None = None) -> None:
+        """Every App Mesh call (the next ``times``) gets no answer: the client's read timeout."""
+        self._set(lambda _request: "stall", times)
+
+    def accept_nothing(self) -> None:
+        """The endpoint accepts no connection: the client's connect timeout.
+
+        A listener that never accepts, its accept queue filled by connections of this module's
+        own: the kernel then drops new SYNs, as a host that went silent does.
+        """
+        self.off()
+        self._stop_server()
+        listener = self._bind()
+        listener.listen(0)
+        self._held.append(listener)
+        for _ in range(64):
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            self._held.append(filler)
+            filler.connect_ex(("127.0.0.1", self.port))
+            _, writable, _ = select.select([], [filler], [], 0.2)
+            if not writable:
+                return  # this one's SYN was dropped: the queue is full
+        raise RuntimeError("the accept queue never filled")
+
+    def unresolvable_name(self) -> None:
+        """The endpoint's host name does not resolve (clients built from now on)."""
+        self.off()
+        os.environ[ENDPOINT_ENV] = f"http://{UNRESOLVABLE_HOST}:{self.port}"
+        self._moved = True
+
+    def break_tls(self) -> None:
+        """Clients built from now on speak TLS to the plain-HTTP endpoint: the handshake fails."""
+        self.off()
+        os.environ[ENDPOINT_ENV] = f"https://127.0.0.1:{self.port}"
+        self._moved = True
 
     def answer_status(
         self,
@@ -436,10 +513,15 @@ class AppMeshGone:
     def off(self) -> None:
         """All switches off: App Mesh (the emulator's) answers again, on the same endpoint."""
         with self._lock:
+            if self._switch is not None:
+                self._switch.released.set()
             self._switch = None
         if self._hiding:
             _unhide(SERVICE)
             self._hiding = False
+        if self._moved:
+            os.environ[ENDPOINT_ENV] = self.endpoint_url
+            self._moved = False
         self._listen()
 
     @contextmanager
@@ -465,10 +547,8 @@ class AppMeshGone:
     def close(self) -> None:
         """Switches off and the endpoint closed (port released)."""
         self.off()
-        self._refuse()
-        if self._reserved is not None:
-            self._reserved.close()
-            self._reserved = None
+        self._stop_server()
+        self._release_port()
 
     # the endpoint
 
@@ -479,7 +559,8 @@ class AppMeshGone:
         with self._lock:
             self._switch = _Switch(reply, times)
 
-    def _answer(self, request: _Request) -> _Reply:
+    def _answer(self, request: _Request) -> tuple[_Reply, threading.Event]:
+        """The answer, and the event that releases a stalled connection."""
         with self._lock:
             switch = self._switch
             if switch is not None and switch.times is not None:
@@ -487,21 +568,18 @@ class AppMeshGone:
                 if switch.times <= 0:
                     self._switch = None
         if switch is not None:
-            status, headers, body = switch.reply(request)
-            forwarded = False
+            answer, released = switch.reply(request), switch.released
         else:
-            status, headers, body = _forward(request)
-            forwarded = True
+            answer, released = _forward(request), threading.Event()
+        status = 0 if isinstance(answer, str) else answer[0]
         with self._lock:
-            self.answered.append(Answered(request.operation, status, forwarded))
-        return status, headers, body
+            self.answered.append(Answered(request.operation, status, switch is None))
+        return answer, released
 
     def _listen(self) -> None:
         if self._server is not None:
             return
-        if self._reserved is not None:
-            self._reserved.close()
-            self._reserved = None
+        self._release_port()
         self._server = _Server(self.port, self, self._routes)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -513,6 +591,13 @@ class AppMeshGone:
         self._thread.start()
 
     def _refuse(self) -> None:
+        self._stop_server()
+        if not self._held:
+            # Bound, not listening: the kernel refuses connections, and no one else takes the
+            # port.
+            self._held.append(self._bind())
+
+    def _stop_server(self) -> None:
         if self._server is None:
             return
         self._server.shutdown()
@@ -520,11 +605,17 @@ class AppMeshGone:
         if self._thread is not None:
             self._thread.join()
         self._server = self._thread = None
-        # Bound, not listening: the kernel refuses connections, and no one else takes the port.
-        reserved = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        reserved.bind(("127.0.0.1", self.port))
-        self._reserved = reserved
+
+    def _bind(self) -> socket.socket:
+        bound = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        bound.bind(("127.0.0.1", self.port))
+        return bound
+
+    def _release_port(self) -> None:
+        for held in self._held:
+            held.close()
+        self._held = []
 
 
 @contextmanager
@@ -541,9 +632,9 @@ def appmesh_gone() -> Iterator[AppMeshGone]:
     try:
         yield gone
     finally:
+        gone.close()  # first: turning a switch off may set the endpoint variable again
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        gone.close()

@@ -152,6 +152,60 @@ def test_a_body_too_large_even_without_its_reason_becomes_a_failed_that_says_so(
     }
 
 
+def test_the_limit_counts_json_escapes_a_nul_id_is_cut_to_fit() -> None:
+    # Issue 16: a 772-character id of NUL characters is 4632 bytes once encoded (\u0000).
+    body = {
+        "Status": SUCCESS,
+        "Reason": "",
+        "PhysicalResourceId": "\x00" * 772,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/" + "a" * 36,
+        "RequestId": "r" * 36,
+        "LogicalResourceId": "Crystal",
+        "NoEcho": False,
+        "Data": {},
+    }
+    data = encode(body)
+    assert len(data) <= protocol.MAX_BODY_BYTES
+    decoded = json.loads(data)
+    assert decoded["Status"] == FAILED
+    assert decoded["Reason"] == "the response would exceed CloudFormation's 4096-byte limit"
+    # Cut to 1000 bytes of JSON: 166 NULs of 6 bytes each
+    assert decoded["PhysicalResourceId"] == "\x00" * 166
+    assert (decoded["StackId"], decoded["LogicalResourceId"]) == (body["StackId"], "Crystal")
+
+
+def test_four_ids_of_escaped_characters_are_cut_until_the_body_fits() -> None:
+    body = {
+        "Status": SUCCESS,
+        "Reason": "",
+        "PhysicalResourceId": "\x01" * 900,
+        "StackId": "\u2026" * 900,
+        "RequestId": '"' * 900,
+        "LogicalResourceId": "l" * 1000,
+        "NoEcho": False,
+        "Data": {"k": "v"},
+    }
+    data = encode(body)
+    assert len(data) <= protocol.MAX_BODY_BYTES
+    decoded = json.loads(data)
+    assert decoded["Status"] == FAILED
+    for key in ("PhysicalResourceId", "StackId", "RequestId", "LogicalResourceId"):
+        assert str(body[key]).startswith(decoded[key])  # cut from the end, never rewritten
+        assert len(json.dumps(decoded[key])) - 2 <= protocol.MAX_ID_BYTES
+
+
+def test_a_reason_of_escaped_characters_is_cut_by_its_encoded_size() -> None:
+    body = {"Status": FAILED, "Reason": "", "PhysicalResourceId": "id"}
+    room = protocol.MAX_BODY_BYTES - len(json.dumps(body).encode())
+    nuls = room // 6 + 10  # about 10 NULs (60 bytes) over
+    body["Reason"] = "\x00" * nuls
+    excess = 6 * nuls - room
+    decoded = json.loads(encode(body))
+    assert len(encode(body)) <= protocol.MAX_BODY_BYTES
+    # Cut by the excess and 20 bytes more (the marker takes 18), counted in encoded bytes
+    assert decoded["Reason"] == "\x00" * ((6 * nuls - excess - 20) // 6) + " …(truncated)"
+
+
 def test_a_reason_is_cut_only_past_the_limit_and_from_the_first_byte_past_it() -> None:
     body = {"Status": FAILED, "Reason": "", "PhysicalResourceId": "id"}
     room = protocol.MAX_BODY_BYTES - len(json.dumps(body).encode())

@@ -12,14 +12,22 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     ConnectionClosedError,
     ConnectionError,
+    ConnectTimeoutError,
     EndpointConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    ProxyConnectionError,
     ReadTimeoutError,
+    ResponseStreamingError,
+    SSLError,
 )
 from meshed_crystal import retry
-from meshed_crystal.errors import ThrottledError
+from meshed_crystal.adapters.appmesh import unavailable
+from meshed_crystal.errors import ConnectionFailedError, ThrottledError
 
 
 def client_error(code: str = "", message: str = "", status: int | None = None) -> ClientError:
@@ -146,7 +154,9 @@ def test_backoff_doubles_from_the_base_delay_up_to_the_cap(
     assert waits.sleeps == [0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0]
     assert seen == [("Op", "Throttling")] * 6 + [("Op", "ReadTimeoutError")]
     records = [r for r in caplog.records if r.name == retry.__name__]
-    assert [r.getMessage() for r in records] == ["throttled, retrying"] * 7
+    assert [r.getMessage() for r in records] == ["throttled, retrying"] * 6 + [
+        "connection failed, retrying"
+    ]
     assert [(r.operation, r.code, r.attempt) for r in records][:2] == [  # type: ignore[attr-defined]
         ("Op", "Throttling", 1),
         ("Op", "Throttling", 2),
@@ -176,7 +186,7 @@ def test_a_wait_that_ends_exactly_at_the_deadline_is_not_taken(
     waits: Waits, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(retry, "remaining", lambda: 0.4)
-    with pytest.raises(ThrottledError, match=r"\(ReadTimeoutError\) 1 times"):
+    with pytest.raises(ConnectionFailedError, match=r"\(ReadTimeoutError\) 1 times"):
         retry.call("Op", failing([ReadTimeoutError(endpoint_url="https://x")]))
     assert waits.sleeps == []
 
@@ -213,3 +223,95 @@ def test_an_error_the_caller_does_not_suspect_is_retried_on(waits: Waits) -> Non
     result = retry.call("Op", failing([error] * 6), suspect=lambda e: False)
     assert result == "done"
     assert len(waits.sleeps) == 6
+
+
+# -- A lost connection is not throttling (DESIGN §9) ---------------------------------------------
+
+# Each of botocore's connection-level errors, as botocore raises it (botocore/httpsession.py).
+CONNECTION_FAILURES: dict[str, BotoCoreError] = {
+    "refused or no such name": EndpointConnectionError(endpoint_url="https://x"),
+    "connect timeout": ConnectTimeoutError(endpoint_url="https://x"),
+    "TLS": SSLError(endpoint_url="https://x", error=OSError("handshake")),
+    "proxy": ProxyConnectionError(proxy_url="http://proxy", error=OSError("refused")),
+    "closed or reset": ConnectionClosedError(endpoint_url="https://x"),
+    "read timeout": ReadTimeoutError(endpoint_url="https://x"),
+    "body cut off": ResponseStreamingError(error=OSError("reset")),
+    "any other HTTP failure": HTTPClientError(error=OSError("boom")),
+    "bare ConnectionError": ConnectionError(error=OSError("reset")),
+}
+
+
+@pytest.mark.parametrize("kind", list(CONNECTION_FAILURES))
+def test_every_connection_level_error_is_a_connection_failure_and_retried(kind: str) -> None:
+    error = CONNECTION_FAILURES[kind]
+    assert retry.is_connection_failure(error)
+    assert retry.is_throttle(error)
+
+
+def test_answers_and_other_sdk_errors_are_not_connection_failures() -> None:
+    assert not retry.is_connection_failure(client_error("Throttling", status=400))
+    assert not retry.is_connection_failure(client_error("Whatever", status=503))
+    assert not retry.is_connection_failure(NoCredentialsError())
+    assert not retry.is_connection_failure(OSError("reset"))
+
+
+@pytest.mark.parametrize("kind", list(CONNECTION_FAILURES))
+def test_a_connection_failing_past_the_deadline_is_never_called_throttled(
+    waits: Waits, kind: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    error = CONNECTION_FAILURES[kind]
+    # A second left whatever the machine's speed (the waits take no time): 0.4 and 0.8 fit.
+    monkeypatch.setattr(retry, "remaining", lambda: 1.0)
+    with (
+        caplog.at_level(logging.INFO, logger=retry.__name__),
+        pytest.raises(ConnectionFailedError) as raised,
+    ):
+        retry.call("ListThings", failing([error] * 10))
+    name = type(error).__name__
+    assert str(raised.value) == (
+        f"ListThings lost its connection to AWS before an answer ({name}) 3 times and the time "
+        "budget ran out; retry the stack operation later"
+    )
+    assert not isinstance(raised.value, ThrottledError)
+    assert raised.value.__cause__ is error
+    assert "throttl" not in " ".join(r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("kind", list(CONNECTION_FAILURES))
+def test_app_mesh_reads_every_connection_failure_as_unreachable(kind: str) -> None:
+    gone = unavailable(CONNECTION_FAILURES[kind])
+    assert gone is not None
+    assert gone.kind == "unreachable"
+    assert type(CONNECTION_FAILURES[kind]).__name__ in str(gone)
+    assert "Mode: ServiceConnect" in str(gone)
+    assert "throttl" not in str(gone)
+
+
+def test_the_names_a_connection_failure_is_reported_with() -> None:
+    # What ``call`` passes to the on_retry hooks (the metrics count these apart from throttling)
+    for error in CONNECTION_FAILURES.values():
+        assert type(error).__name__ in retry.CONNECTION_FAILURES
+    assert "ClientError" not in retry.CONNECTION_FAILURES
+    assert "NoCredentialsError" not in retry.CONNECTION_FAILURES
+    assert not retry.CONNECTION_FAILURES & retry.THROTTLING_CODES
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "said"),
+    [
+        ("ServiceUnavailableException", 503, "kept failing with a server error from AWS"),
+        ("InternalFailure", 500, "kept failing with a server error from AWS"),
+        ("SomethingElse", 429, "was throttled by AWS"),
+        ("ClientException", 400, "was throttled by AWS"),  # ECS: "Too many concurrent attempts"
+    ],
+)
+def test_a_server_error_past_the_budget_is_not_called_throttling(
+    waits: Waits, monkeypatch: pytest.MonkeyPatch, code: str, status: int, said: str
+) -> None:
+    monkeypatch.setattr(retry, "remaining", lambda: 0.0)
+    error = client_error(code, status=status)
+    if code == "ClientException":
+        error.response["Error"]["Message"] = "Too many concurrent attempts to create a new revision"
+    with pytest.raises(ThrottledError) as raised:
+        retry.call("DescribeThings", failing([error]))
+    assert str(raised.value).startswith(f"DescribeThings {said} ({code}) 1 times")

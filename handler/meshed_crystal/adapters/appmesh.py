@@ -11,13 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    DataNotFoundError,
-    EndpointConnectionError,
-    UnknownServiceError,
-)
+from botocore.exceptions import ClientError, DataNotFoundError, UnknownServiceError
 
 from meshed_crystal import retry
 from meshed_crystal.errors import (
@@ -72,8 +66,13 @@ def unavailable(error: BaseException) -> AppMeshUnavailableError | None:
         return AppMeshUnavailableError(
             "no-sdk", "the AWS SDK in this function has no appmesh service"
         )
-    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
-        return AppMeshUnavailableError("unreachable", f"its endpoint cannot be reached: {error}")
+    if retry.is_connection_failure(error):
+        # Refused, reset or closed, timed out, a name that no longer resolves (DESIGN §9): the
+        # caller retried it a few times (``_suspect``); no answer at all is no App Mesh either.
+        return AppMeshUnavailableError(
+            "unreachable",
+            f"no answer from its endpoint: the connection failed ({type(error).__name__}: {error})",
+        )
     if not isinstance(error, ClientError):
         return None
     code, status = retry.error_code(error), _status(error)

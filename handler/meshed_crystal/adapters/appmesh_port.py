@@ -1,9 +1,10 @@
 """What the App Mesh mode needs of App Mesh (the adapter ``appmesh.AppMesh`` and the fast tier's
 fake satisfy it). Apart from ``ports.py`` so that it leaves with the App Mesh mode.
 
-Every method may raise ``AppMeshUnavailableError`` (App Mesh gone, DESIGN §9) and
-``ThrottledError``; the others are named per method. Described resources are boto3's shapes
-(the stubs' TypeDefs, for the type checker only).
+Every method may raise ``AppMeshUnavailableError`` (App Mesh gone, DESIGN §9: a connection
+that keeps failing included) and ``TransientError`` (``ThrottledError``, or
+``ConnectionFailedError`` when the budget ran out first); the others are named per method.
+Described resources are boto3's shapes (the stubs' TypeDefs, for the type checker only).
 """
 
 from __future__ import annotations

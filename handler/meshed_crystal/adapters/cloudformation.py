@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from botocore.exceptions import ClientError
 
 from meshed_crystal import retry
-from meshed_crystal.errors import ThrottledError
+from meshed_crystal.errors import TransientError
 
 from .clients import LazyClient
 
@@ -48,8 +48,9 @@ class CloudFormation(LazyClient):
                 return StackAnswer(known=True)
             logger.warning("stack resource not readable", extra={"code": code})
             return StackAnswer(known=False)
-        except ThrottledError:
-            logger.warning("stack resource not readable", extra={"code": "throttled"})
+        except TransientError as e:
+            cause = type(e.__cause__).__name__ if e.__cause__ is not None else type(e).__name__
+            logger.warning("stack resource not readable", extra={"code": cause})
             return StackAnswer(known=False)
         detail = response.get("StackResourceDetail") or {}
         return StackAnswer(known=True, physical_id=detail.get("PhysicalResourceId") or None)
