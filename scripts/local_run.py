@@ -135,9 +135,15 @@ def _load_event(path: Path) -> dict[str, Any]:
     return event
 
 
-def _check_ids(events: list[tuple[Path, dict[str, Any]]]) -> None:
-    """An Update or Delete names the id it acts on: given, or returned by an earlier Create of
-    the same logical id in this run (the run fills it in then)."""
+def _check_run(events: list[tuple[Path, dict[str, Any]]]) -> None:
+    """The events are of one stack, and an Update or Delete names the id it acts on: given, or
+    returned by an earlier Create of the same logical id in this run (the run fills it in)."""
+    stacks = list(dict.fromkeys(str(event["StackId"]).split("/")[1] for _, event in events))
+    if len(stacks) > 1:
+        raise EventFileError(
+            f"{events[0][0]}: the events are of {len(stacks)} stacks ({', '.join(stacks)}): one "
+            "run plays one stack (its region, the ids it holds); run each stack's events apart"
+        )
     created: set[str] = set()
     for path, event in events:
         kind, logical = event["RequestType"], str(event["LogicalResourceId"])
@@ -214,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = args.events or (MIGRATION_EVENTS if args.migrate else DEFAULT_EVENTS)
     try:
         events = [(path, _load_event(path)) for path in chosen]
-        _check_ids(events)
+        _check_run(events)
     except EventFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

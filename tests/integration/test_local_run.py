@@ -301,3 +301,13 @@ def test_what_the_run_cannot_make_is_one_line_saying_what_to_do(tmp_path: Path) 
     ) in done.stdout
     assert "  + App Mesh mesh payments-mesh" in done.stdout
     assert "Create (create.json): FAILED" in done.stdout
+
+
+def test_events_of_two_stacks_are_one_line_before_the_platform() -> None:
+    done = run(NODEJS[0], PAYMENTS[0])
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"error: {NODEJS[0]}: the events are of 2 stacks (nodejs-stack, payments-stack): one run "
+        "plays one stack (its region, the ids it holds); run each stack's events apart\n"
+    )
