@@ -3,15 +3,20 @@
 
     python3 tasks.py local [EVENT.json ...]   run the resource locally (no AWS account)
     python3 tasks.py test                     linters, type checks and the whole test suite
+                                              (with a python3.13 for `sam build`: PATH or pyenv)
     python3 tasks.py test --quick             linters, type checks and the pure tests (seconds)
     python3 tasks.py test --without-mode appmesh
                                               the product without App Mesh (its folder, its
                                               registry line, the SDK's appmesh) and its tests
+    python3 tasks.py lint TEMPLATE...         cfn-lint with the Custom::MeshedCrystal rules
     python3 tasks.py bench                    benchmarks (figures, not pass/fail)
     python3 tasks.py mutate [MODULE ...]      mutation score of the lifecycle modules (figures,
                                               minutes per module; docs/testing.md)
     python3 tasks.py plan PROPERTIES.json --task-definition TD.json [--full]
                                               what the properties would make (no AWS call)
+    python3 tasks.py plan TEMPLATE [--logical-id ID] [--parameter KEY=VALUE]
+                                   [--with IMPORTED_FROM] [--before OLD_TEMPLATE]
+                                              the same from a template; the Update from OLD
     python3 tasks.py migrate TEMPLATE_OR_DIR... --out DIR [--parameter STACK.KEY=VALUE]
                                               plan and write a fleet's move off App Mesh
                                               (no AWS call; docs/migration.md)
@@ -56,12 +61,13 @@ def ensure_venv() -> None:
     STAMP.write_text(_digest())
 
 
-def run(*command: str) -> int:
+def run(*command: str, env: dict[str, str] | None = None) -> int:
     print("$", " ".join(command), flush=True)
+    base = os.environ if env is None else env
     return subprocess.run(
         command,
         cwd=REPO,
-        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
+        env={**base, "PATH": f"{BIN}{os.pathsep}{base.get('PATH', '')}"},
     ).returncode
 
 
@@ -87,7 +93,55 @@ def test(args: list[str]) -> int:
         code = run(str(BIN / step[0]), *step[1:])
         if code:
             return code
-    return run(str(PYTHON), "-m", "pytest", *(QUICK_TESTS if quick else ()), *args)
+    if quick:
+        return run(str(PYTHON), "-m", "pytest", *QUICK_TESTS, *args)
+    env, said = with_python313(dict(os.environ))
+    print(said, flush=True)
+    return run(str(PYTHON), "-m", "pytest", *args, env=env)
+
+
+# `sam build` of the python3.13 runtime (tests/integration/test_template.py) needs a python3.13
+# that runs. With pyenv, a shim alone is not enough: it fails unless a 3.13 is selected, so one
+# installed in pyenv is added to PYENV_VERSION (after the version in use, which stays first).
+def _python313_runs(env: dict[str, str]) -> bool:
+    try:
+        probe = subprocess.run(
+            ["python3.13", "--version"], capture_output=True, text=True, env=env, check=False
+        )
+    except OSError:
+        return False
+    return probe.returncode == 0 and probe.stdout.startswith("Python 3.13")
+
+
+def _pyenv(env: dict[str, str], *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["pyenv", *args], capture_output=True, text=True, env=env, check=False
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def with_python313(env: dict[str, str]) -> tuple[dict[str, str], str]:
+    """``env`` in which ``python3.13`` runs (if one can be found), and a line that says which."""
+    if _python313_runs(env):
+        return env, "python3.13: on PATH (the sam build test runs)"
+    versions = _pyenv(env, "versions", "--bare")
+    found = [v for v in (versions or "").split() if v.startswith("3.13") and v[4:5] in ("", ".")]
+    if found:
+        chosen = max(found, key=lambda v: [int(p) for p in v.split(".") if p.isdigit()])
+        current = env.get("PYENV_VERSION") or _pyenv(env, "version-name") or "system"
+        selected = {**env, "PYENV_VERSION": f"{current}:{chosen}"}
+        if _python313_runs(selected):
+            return selected, (
+                f"python3.13: pyenv's {chosen}, selected with "
+                f"PYENV_VERSION={selected['PYENV_VERSION']} (the sam build test runs)"
+            )
+    return env, (
+        "python3.13: none found (not on PATH, none installed in pyenv): the sam build test "
+        "will skip; install one (e.g. `pyenv install 3.13`) to run it"
+    )
 
 
 def bench(args: list[str]) -> int:
@@ -117,6 +171,15 @@ def plan(args: list[str]) -> int:
     return run(str(PYTHON), "scripts/plan.py", *args)
 
 
+def lint(args: list[str]) -> int:
+    # The rule folder goes last: --append-rules takes every folder that follows it, so the
+    # templates (and cfn-lint's own options) come first and no `--` is needed.
+    if not [a for a in args if not a.startswith("-")]:
+        print("usage: python3 tasks.py lint TEMPLATE... [cfn-lint options]")
+        return 2
+    return run(str(BIN / "cfn-lint"), *args, "--append-rules", str(REPO / "lint"))
+
+
 def migrate(args: list[str]) -> int:
     return run(str(PYTHON), "scripts/migrate.py", *args)
 
@@ -128,6 +191,7 @@ COMMANDS = {
     "plan": plan,
     "migrate": migrate,
     "mutate": mutate,
+    "lint": lint,
 }
 
 

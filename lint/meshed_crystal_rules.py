@@ -1,19 +1,28 @@
 """cfn-lint rules for ``Custom::MeshedCrystal``: the resource's own validation, before deploying.
 
-    cfn-lint --append-rules lint/ template.yaml
+    python3 tasks.py lint template.yaml       # cfn-lint template.yaml --append-rules lint/
 
 cfn-lint (1.x) imports every ``*.py`` in the ``--append-rules`` folder whose name starts with a
 letter and instantiates each ``CloudFormationLintRule`` subclass it defines. This module defines
-two rules, in cfn-lint's range for custom rules:
+three rules, in cfn-lint's range for custom rules:
 
 ``E9101`` — the properties of every ``Custom::MeshedCrystal`` go through the resource's own
     ``meshed_crystal.properties.parse_properties`` (the code the function runs: same rules, same
-    messages), each mistake reported at its own line with its property path.
+    messages), each mistake reported at its own line with its property path. When they pass and
+    the template holds the task definition (inline, or an ``AWS::ECS::TaskDefinition`` of the
+    same template that ``TaskDefinition`` references), the rules the function checks with it
+    before its first write run too: :func:`template_checks` reads the resource with
+    ``scripts/plan.py`` (through the shared template reader ``scripts/cfn_template.py``) and
+    plans it with the function's own mode code, no AWS call. A rule broken at a value the
+    template does not give (a parameter without default) is not reported.
 
 ``E9102`` — ``Fn::GetAtt`` (and ``${Resource.Attribute}`` in ``Fn::Sub``) of a
     ``Custom::MeshedCrystal`` must name an attribute the resource returns in its ``Mode``
     (DESIGN §4 and §8): an App Mesh attribute of a ``ServiceConnect`` resource (or the reverse)
-    would fail the stack operation only after the resource was created.
+    would fail the stack operation only after the resource was created. The message says how to
+    fix it where it is read (an Envoy policy statement, an export, another attribute).
+
+``W9103`` — a property inert in the resource's ``Mode``: validated, not used (DESIGN §2, §8).
 
 How values that arrive at deploy time are handled. A template holds intrinsic functions (``Ref``,
 ``Fn::*``, ``Condition``) where CloudFormation will send a string; the parser would refuse them as
@@ -47,9 +56,12 @@ from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch  # type: ignore[import-untyped]
 
-_HANDLER = str(Path(__file__).resolve().parent.parent / "handler")
-if _HANDLER not in sys.path:
-    sys.path.insert(0, _HANDLER)
+_REPO = Path(__file__).resolve().parent.parent
+# The function's code (handler/), and the plan command's (scripts/plan.py), which runs the
+# function's pre-write rules on a template's resource with no AWS call.
+for _path in (str(_REPO / "handler"), str(_REPO)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 from meshed_crystal import registry  # noqa: E402
 from meshed_crystal.errors import PropertyError  # noqa: E402
@@ -99,11 +111,17 @@ def is_intrinsic(value: Any) -> bool:
 
 
 def _plain(value: Any) -> Any:
-    """cfn-lint's nodes (str/dict/list subclasses carrying marks) as plain values."""
+    """cfn-lint's nodes (str/dict/list subclasses carrying marks) as plain values, each scalar a
+    string as CloudFormation sends it: YAML's unquoted ``yes`` (a boolean) arrives as ``"true"``,
+    so ``Mode: yes`` is reported as the deployed resource would report it."""
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
     if isinstance(value, str):
         return str(value)
     return value
@@ -275,7 +293,10 @@ class MeshedCrystalProperties(CloudFormationLintRule):  # type: ignore[misc]
             if properties is None:
                 properties = {}
                 base = ["Resources", name]
-            for path, message in check_properties(properties):
+            findings = check_properties(properties)
+            if not findings and isinstance(properties, Mapping):
+                findings = template_checks(_template(cfn), name)
+            for path, message in findings:
                 shown = ".".join(f"[{k}]" if isinstance(k, int) else str(k) for k in path).replace(
                     ".[", "["
                 )
@@ -286,6 +307,63 @@ class MeshedCrystalProperties(CloudFormationLintRule):  # type: ignore[misc]
                     )
                 )
         return matches
+
+
+def _template(cfn: Any) -> Any:
+    """cfn-lint's template (already in the long form) as scripts/cfn_template.py's Template."""
+    from scripts.cfn_template import Template
+
+    return Template(
+        path=str(getattr(cfn, "filename", None) or "template"),
+        text="",
+        data=_plain(cfn.template),
+        spans={},
+        key_spans={},
+    )
+
+
+def template_checks(template: Any, name: str) -> list[tuple[PropertyPath, str]]:
+    """The function's rules that need more than the properties (the task definition: inline, or
+    an AWS::ECS::TaskDefinition of the same template; the Cloud Map names), run by the plan
+    command's code (the function's own modes, no AWS call) on what the template says. Nothing
+    when the template does not hold the task definition (it is read at deploy time), nor for a
+    rule broken only where a value is known at deploy time."""
+    from meshed_crystal.errors import MeshedCrystalError, PropertyError
+
+    from scripts import plan
+
+    options = plan.Options()
+    try:
+        read = plan.read_resource(template, name, {}, options)
+    except (plan.PlanError, MeshedCrystalError):
+        return []
+    if read.base is None and isinstance(read.properties.get("TaskDefinition"), str):
+        return []  # a task definition in ECS: only a deploy can read it
+    # Names only Cloud Map knows stand in as placeholders: no rule here depends on them
+    # beyond their form, which these placeholders keep.
+    names = read.cloud_map_names or ("placeholder.local", "placeholder")
+    try:
+        plan.plan(read.properties, read.base, options._replace(cloud_map_names=names))
+    except PropertyError as error:
+        mistakes: list[tuple[str, str]] = list(error.errors)
+    except plan.PlanError:
+        return []
+    except MeshedCrystalError as error:
+        mistakes = [("", str(error))]
+    else:
+        return []
+    uncertain = [u.lower() for u in read.uncertain]
+    found: list[tuple[PropertyPath, str]] = []
+    for at, rule in mistakes:
+        where = at.lower()
+        if where and any(where.startswith(u) for u in uncertain):
+            continue  # about a value the template does not give
+        if where.startswith("taskdefinition") and read.base is not None:
+            # read.base is set only for a task definition the template declares elsewhere
+            rule = f"{rule} (the task definition is {read.base_name})"
+        properties = template.get(("Resources", name, "Properties"))
+        found.append((property_path(at, properties) if at else (), rule))
+    return found
 
 
 def _existing(value: Any, path: PropertyPath) -> list[Key]:
@@ -323,13 +401,28 @@ class MeshedCrystalAttributes(CloudFormationLintRule):  # type: ignore[misc]
         for path, name, attribute in _references(cfn.template):
             if name not in modes or not isinstance(attribute, str):
                 continue
-            message = _attribute_problem(name, attribute, modes[name])
+            message = _attribute_problem(name, attribute, modes[name], cfn.template, path)
             if message:
                 matches.append(RuleMatch(path, message))
         return matches
 
 
-def _attribute_problem(name: str, attribute: str, mode: str | None) -> str | None:
+# What a Service Connect resource returns in place of an App Mesh attribute, if anything.
+_COUNTERPARTS: Mapping[str, str] = {
+    "VirtualServiceArn": "ClientAliasDnsName or Endpoint (what clients call)",
+    "VirtualNodeName": "DiscoveryName",
+    "MeshName": "NamespaceName",
+    "MeshArn": "NamespaceArn",
+}
+
+
+def _attribute_problem(
+    name: str,
+    attribute: str,
+    mode: str | None,
+    template: Any = None,
+    path: list[Key] | None = None,
+) -> str | None:
     known = ATTRIBUTES[mode] if mode else ALL_ATTRIBUTES
     if attribute in known:
         return None
@@ -337,13 +430,45 @@ def _attribute_problem(name: str, attribute: str, mode: str | None) -> str | Non
     if mode and other:
         return (
             f"{RESOURCE_TYPE} {name} returns no {attribute} in {mode} mode (an attribute of "
-            f"{other} mode); {mode} mode returns: {', '.join(sorted(ATTRIBUTES[mode]))}"
+            f"{other} mode): {_fix(name, attribute, mode, template, path or [])}"
         )
     return (
         f"{RESOURCE_TYPE} {name} has no attribute {attribute}; "
         f"{mode + ' mode' if mode else ' or '.join(ATTRIBUTES) + ' mode'} returns: "
         f"{', '.join(sorted(known))}"
     )
+
+
+def _fix(name: str, attribute: str, mode: str, template: Any, path: list[Key]) -> str:
+    """How to fix a read of the other mode's attribute, from where the read is."""
+    if mode == "AppMesh":
+        return (
+            f"it exists once {name} has Mode: ServiceConnect; set that in the same update, or "
+            "remove this reference"
+        )
+    where = [str(k) for k in path]
+    resource = template.get("Resources", {}).get(where[1]) if where[:1] == ["Resources"] else None
+    kind = str(resource.get("Type", "")) if isinstance(resource, Mapping) else ""
+    output = (
+        template.get("Outputs", {}).get(where[1]) if where[:1] == ["Outputs"] and template else None
+    )
+    if "PolicyDocument" in where or kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        fix = (
+            "remove this statement: it is the Envoy policy (appmesh:StreamAggregatedResources "
+            "on the virtual node), and Service Connect's proxy needs none"
+        )
+    elif isinstance(output, Mapping) and "Export" in output:
+        fix = (
+            "this output is exported: change the stacks that import it (Fn::ImportValue) "
+            "first, then remove the output or give it a ServiceConnect attribute"
+        )
+        if attribute in _COUNTERPARTS:
+            fix += f" ({_COUNTERPARTS[attribute]})"
+    elif attribute in _COUNTERPARTS:
+        fix = f"read {_COUNTERPARTS[attribute]} instead"
+    else:
+        fix = "remove this reference: ServiceConnect mode has no counterpart"
+    return f"{fix} (the order of a move: docs/migration.md)"
 
 
 def _references(value: Any, path: tuple[Key, ...] = ()) -> Iterator[tuple[list[Key], str, Any]]:
@@ -366,3 +491,53 @@ def _references(value: Any, path: tuple[Key, ...] = ()) -> Iterator[tuple[list[K
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _references(item, (*path, index))
+
+
+class MeshedCrystalInert(CloudFormationLintRule):  # type: ignore[misc]
+    """A property the resource's Mode validates and does not use."""
+
+    id = "W9103"
+    shortdesc = "Custom::MeshedCrystal properties inert in the resource's Mode"
+    description = (
+        "A Custom::MeshedCrystal property that its Mode validates and ignores: the App Mesh-only "
+        "properties and a listener's HealthCheck in ServiceConnect mode (the function names them "
+        "in a warning), ServiceConnect in AppMesh mode"
+    )
+    source_url = "docs/reference.md"
+    tags: ClassVar[list[str]] = ["resources", "custom", "meshed-crystal"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        from meshed_crystal.modes.service_connect.mode import inert_properties
+
+        matches: list[RuleMatch] = []
+        for name, resource in cfn.get_resources([RESOURCE_TYPE]).items():
+            properties = resource.get("Properties") if isinstance(resource, Mapping) else None
+            mode = mode_of(properties)
+            if mode is None or not isinstance(properties, Mapping):
+                continue
+            if mode == "ServiceConnect":
+                # The function's own list (the names its warning gives).
+                inert = inert_properties(_plain(properties))
+                why = (
+                    "App Mesh only: validated and ignored in ServiceConnect mode; remove it once "
+                    "App Mesh is left for good (docs/migration.md)"
+                )
+            else:
+                # DESIGN §2: ServiceConnect is validated (and inert) in AppMesh mode.
+                inert = ["ServiceConnect"] if properties.get("ServiceConnect") is not None else []
+                why = "used in ServiceConnect mode only: validated and ignored in AppMesh mode"
+            for text in inert:
+                path = property_path(text, properties)
+                what = (
+                    "Service Connect has no listener health check (give the container a "
+                    "HealthCheck in the task definition: ECS runs it)"
+                    if text.endswith(".HealthCheck")
+                    else why
+                )
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties", *_existing(properties, path)],
+                        f"{RESOURCE_TYPE} {name}: {text} is inert in {mode} mode: {what}",
+                    )
+                )
+        return matches

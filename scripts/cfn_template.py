@@ -334,21 +334,32 @@ def find_unresolved(value: Any) -> Unresolved | None:
     return None
 
 
-def placeheld(value: Any, path: str = "", missing: list[str] | None = None) -> Any:
+def placeheld(
+    value: Any,
+    path: str = "",
+    missing: list[str] | None = None,
+    replaced: list[tuple[str, Unresolved]] | None = None,
+) -> Any:
     """A resolved value with each Unresolved replaced by its placeholder, or by the string
     ``"placeholder"`` where it has none; ``"<path>: <reason>"`` of each of those is appended to
-    ``missing``. For code that needs a value of the right shape (a parser), never for a value
-    shown as the template's."""
+    ``missing``, and ``(path, Unresolved)`` of every one replaced to ``replaced`` (what ``plan``
+    lists as placeholders). For code that needs a value of the right shape (a parser), never for
+    a value shown as the template's."""
     if isinstance(value, Unresolved):
+        if replaced is not None:
+            replaced.append((path, value))
         if value.placeholder is None:
             if missing is not None:
                 missing.append(f"{path}: {value.reason}")
             return "placeholder"
         return value.placeholder
     if isinstance(value, dict):
-        return {k: placeheld(v, f"{path}.{k}" if path else k, missing) for k, v in value.items()}
+        return {
+            k: placeheld(v, f"{path}.{k}" if path else k, missing, replaced)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [placeheld(v, f"{path}[{i}]", missing) for i, v in enumerate(value)]
+        return [placeheld(v, f"{path}[{i}]", missing, replaced) for i, v in enumerate(value)]
     return value
 
 
@@ -857,6 +868,9 @@ def _placeholder(type_: str, attribute: str) -> str | None:
         return f"arn:aws:ecs:{region}:{account}:task-definition/placeholder:1"
     if type_ == "AWS::AppMesh::Mesh" and attribute in ("", "Arn"):
         return f"arn:aws:appmesh:{region}:{account}:mesh/placeholder"
+    if type_ == "AWS::IAM::Role" and attribute in ("Arn", ""):
+        # IAM is global: its ARNs have no region (arn:aws:iam::<account>:role/<name>).
+        return f"arn:aws:iam::{account}:role/placeholder" if attribute == "Arn" else "placeholder"
     if attribute in ("Arn", "") and service and kind:
         return f"arn:aws:{service.lower()}:{region}:{account}:{kind.lower()}/placeholder"
     return None

@@ -1,6 +1,14 @@
 """See what a Custom::MeshedCrystal would make, before deploying it, without any AWS call.
 
     python3 tasks.py plan PROPERTIES.json --task-definition TD.json [--full]
+    python3 tasks.py plan TEMPLATE [--logical-id ID] [--parameter KEY=VALUE] [--before OLD]
+
+TEMPLATE: a CloudFormation template (YAML or JSON) holding the Custom::MeshedCrystal, read by
+scripts/cfn_template.py (the reader ``tasks.py migrate`` uses too): its properties resolved from
+the template alone, the application's task definition from an AWS::ECS::TaskDefinition of the
+same template when TaskDefinition is a ``!Ref`` of it, placeholders (listed, with why) for what
+only the deployment knows. ``--before OLD``: the Update from the template as deployed now (in
+place or replacement, what changes, what the cleanup Delete of the old id removes).
 
 PROPERTIES.json: the resource's properties in CloudFormation's form (every scalar a string), or
 a whole CloudFormation event (its ``ResourceProperties``, ``StackId`` and ``LogicalResourceId``
@@ -24,7 +32,7 @@ import argparse
 import difflib
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -329,6 +337,350 @@ def _service_connect(
     )
 
 
+# -- a template (the user's own, as it is) ---------------------------------------------------
+
+RESOURCE_TYPE = "Custom::MeshedCrystal"
+TASK_DEFINITION_TYPE = "AWS::ECS::TaskDefinition"
+
+
+class FromTemplate(NamedTuple):
+    """What a template says about one Custom::MeshedCrystal: its properties (as CloudFormation
+    would send them, placeholders where the template does not say), the application's task
+    definition when the same template declares it, and what was a placeholder and why."""
+
+    logical_id: str
+    properties: dict[str, Any]
+    base: dict[str, Any] | None
+    base_name: str
+    cloud_map_names: tuple[str, str] | None
+    marked: list[str]
+    uncertain: list[str]
+    """Paths (``Listeners[0].Port``, ``TaskDefinition.Cpu``) whose value the template does not
+    give and no placeholder of the right shape stands for: a rule broken there is not the
+    template's (the lint rules drop it)."""
+
+
+def _template_module() -> Any:
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from scripts import cfn_template
+
+    return cfn_template
+
+
+def looks_like_template(path: str) -> bool:
+    """A CloudFormation template (YAML or JSON, with ``Resources``), not properties or an event."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return True  # not JSON: YAML, which only a template is here
+    return isinstance(data, Mapping) and "Resources" in data
+
+
+def _load_template(path: str) -> Any:
+    cfn = _template_module()
+    try:
+        return cfn.load(path)
+    except OSError as error:
+        raise PlanError(f"template {path}: {error.strerror}") from error
+    except cfn.TemplateError as error:
+        raise PlanError(str(error)) from error
+
+
+def read_template(
+    path: str,
+    logical_id: str | None,
+    parameters: Mapping[str, str],
+    options: Options,
+    others: Sequence[str] = (),
+) -> FromTemplate:
+    """The resource ``logical_id`` (or the template's only Custom::MeshedCrystal) of the
+    template at ``path``, read by scripts/cfn_template.py as CloudFormation would; ``others``:
+    the templates of the stacks it imports from (their exports resolve its Fn::ImportValue)."""
+    template = _load_template(path)
+    return read_resource(
+        template, logical_id, parameters, options, [_load_template(o) for o in others]
+    )
+
+
+def read_resource(
+    template: Any,
+    logical_id: str | None,
+    parameters: Mapping[str, str],
+    options: Options,
+    others: Sequence[Any] = (),
+) -> FromTemplate:
+    """The same, from a loaded ``cfn_template.Template`` (the lint rules build theirs from
+    cfn-lint's)."""
+    cfn = _template_module()
+    path = template.path
+    found = template.resources_of_type(RESOURCE_TYPE)
+    if logical_id is None:
+        if len(found) != 1:
+            raise PlanError(
+                f"{path} has {len(found)} {RESOURCE_TYPE} resources"
+                + (f" ({', '.join(found)}): give one with --logical-id" if found else "")
+            )
+        logical_id = found[0]
+    elif logical_id not in found:
+        raise PlanError(
+            f"{path} has no {RESOURCE_TYPE} {logical_id}"
+            + (f" (it has {', '.join(found)})" if found else "")
+        )
+    pseudo = {"AWS::Region": options.region, "AWS::Partition": options.partition}
+    if options.account_given:
+        pseudo["AWS::AccountId"] = options.account
+    resolver = cfn.Resolver([template, *others], {template.name: dict(parameters)}, pseudo)
+    where = ("Resources", logical_id, "Properties")
+    raw_node = template.get(where) if isinstance(template.get(where), Mapping) else {}
+    marked: list[str] = []
+    uncertain: list[str] = []
+    base, base_name, raw_task_definition = _template_task_definition(
+        cfn, resolver, template, raw_node.get("TaskDefinition"), options, marked, uncertain
+    )
+    names = None
+    if "CloudMapServiceArn" in raw_node:
+        found_names = resolver.cloud_map_names(template, raw_node["CloudMapServiceArn"])
+        if not isinstance(found_names, cfn.Unresolved):
+            names = found_names
+    resolved = resolver.resolve(template, where) or {}
+    replaced: list[Any] = []
+    held = cfn.placeheld(resolved, replaced=replaced)
+    for at, unresolved in replaced:
+        if at in ("ServiceToken", "ServiceTimeout"):
+            continue  # CloudFormation's own keys: the resource never reads them
+        if at == "TaskDefinition" and raw_task_definition is not None:
+            continue  # said with the task definition
+        if at == "CloudMapServiceArn" and names is not None:
+            marked.append(
+                f"CloudMapServiceArn: {unresolved.reason}; its names, {names[1]} in {names[0]}, "
+                "are the template's"
+            )
+            continue
+        shown = unresolved.placeholder if unresolved.placeholder is not None else "placeholder"
+        marked.append(f"{at} = {shown}: {unresolved.reason}")
+        if unresolved.placeholder is None:
+            uncertain.append(at)
+    for note in resolver.notes:
+        marked.append(note)
+    properties = cfn.cloudformation_strings(held)
+    if raw_task_definition is not None:
+        properties["TaskDefinition"] = raw_task_definition
+    return FromTemplate(logical_id, properties, base, base_name, names, marked, uncertain)
+
+
+def _template_task_definition(
+    cfn: Any,
+    resolver: Any,
+    template: Any,
+    node: Any,
+    options: Options,
+    marked: list[str],
+    uncertain: list[str],
+) -> tuple[dict[str, Any] | None, str, str | None]:
+    """(base, its name, the TaskDefinition property's placeholder) when ``node`` is a !Ref (or
+    !GetAtt ...TaskDefinitionArn) of an AWS::ECS::TaskDefinition of the same template."""
+    target = None
+    if isinstance(node, Mapping) and len(node) == 1:
+        ((key, arg),) = node.items()
+        if key == "Ref" and isinstance(arg, str):
+            target = arg
+        elif key == "Fn::GetAtt" and isinstance(arg, list) and arg[1:] == ["TaskDefinitionArn"]:
+            target = str(arg[0])
+    spec = template.resources.get(target) if target else None
+    if not isinstance(spec, Mapping) or spec.get("Type") != TASK_DEFINITION_TYPE:
+        return None, "application", None
+    resolved = resolver.resolve(template, ("Resources", target, "Properties")) or {}
+    replaced: list[Any] = []
+    held = cfn.placeheld(resolved, replaced=replaced)
+    for at, unresolved in replaced:
+        shown = unresolved.placeholder if unresolved.placeholder is not None else "placeholder"
+        marked.append(f"{target}.{at} = {shown}: {unresolved.reason}")
+        if unresolved.placeholder is None:
+            uncertain.append(f"TaskDefinition.{at}")
+    properties = cfn.cloudformation_strings(held)
+    family = properties.get("Family")
+    if not isinstance(family, str) or not family:
+        # CloudFormation names a family the template does not: <stack>-<logical id>-<suffix>.
+        family = target
+        properties["Family"] = family
+        marked.append(
+            f"{target}.Family = {family}: the template gives none; CloudFormation names it "
+            "<stack>-<logical id>-<suffix>"
+        )
+    _handler_path()
+    from meshed_crystal.ecs import model as ecs_model
+
+    base = ecs_model.cfn_task_definition_to_api(properties, f"{target} (AWS::ECS::TaskDefinition)")
+    arn = (
+        f"arn:{options.partition}:ecs:{options.region}:{options.account}:task-definition/{family}:1"
+    )
+    marked.append(
+        f"TaskDefinition = {arn}: {target}'s revision, known at deploy time (its content is the "
+        "template's)"
+    )
+    return base, f"{target} (AWS::ECS::TaskDefinition)", arn
+
+
+def _parameters(values: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for value in values:
+        key, sep, given = value.partition("=")
+        if not sep or not key:
+            raise PlanError(f"--parameter {value}: expected KEY=VALUE")
+        found[key] = given
+    return found
+
+
+# -- an Update: the plan of the old template against the new one ---------------------------------
+
+
+def preview_update(old: Planned, new: Planned, logical_id: str) -> list[str]:
+    """What CloudFormation's Update of ``logical_id`` from ``old`` to ``new`` does (DESIGN §5.3,
+    §5.4, §8): in place or replacement, what changes, and what the cleanup Delete removes."""
+    replacement = old.physical_id != new.physical_id
+    lines = [f"== Update of {logical_id}: {'REPLACEMENT' if replacement else 'in place'} =="]
+    if replacement:
+        renamed = [
+            f"{key} {old.attributes[key]} -> {new.attributes.get(key)}"
+            for key in ("MeshName", "VirtualNodeName", "VirtualServiceName")
+            if key in old.attributes and old.attributes[key] != new.attributes.get(key)
+        ]
+        why = (
+            f"Mode {old.mode} -> {new.mode}"
+            if old.mode != new.mode
+            else ", ".join(renamed) or "the mesh's owner"
+        )
+        lines += [
+            f"The physical id changes ({why}):",
+            f"  old: {old.physical_id}",
+            f"  new: {new.physical_id}",
+        ]
+    else:
+        lines.append(f"The physical id stays: {new.physical_id}")
+    lines += _task_definition_change(old, new, replacement)
+    lines += _spec_changes(old, new, replacement)
+    lines += _attribute_changes(old, new)
+    lines.append("")
+    if replacement:
+        lines.append(
+            "After the whole stack update succeeded, CloudFormation's cleanup Delete of the old id "
+            "removes:"
+        )
+        lines += [f"  - {item}" for item in _cleanup(old, new)]
+        lines.append(
+            "  (if the stack update fails instead, the rollback deletes the new id and the old "
+            "one's resources are untouched)"
+        )
+    else:
+        lines.append(
+            "No cleanup Delete (the id stays). The revision replaced stays ACTIVE for a rollback; "
+            "older ones of this resource are deregistered."
+        )
+    return lines
+
+
+def _task_definition_change(old: Planned, new: Planned, replacement: bool) -> list[str]:
+    family = new.task_definition.get("family")
+    if old.task_definition == new.task_definition:
+        return [f"Task definition: unchanged (family {family}): no new revision"]
+    if old.task_definition.get("family") != family:
+        return [
+            f"Task definition: registered in family {family} (the plan above), no longer in "
+            f"{old.task_definition.get('family')}"
+        ]
+    lines = [
+        f"Task definition: a new revision in family {family}"
+        + ("" if replacement else "; the previous revision stays ACTIVE")
+    ]
+    lines += [
+        "  " + line
+        for line in difflib.unified_diff(
+            _json(old.task_definition).splitlines(),
+            _json(new.task_definition).splitlines(),
+            fromfile="old",
+            tofile="new",
+            lineterm="",
+            n=1,
+        )
+    ]
+    return lines
+
+
+def _spec_changes(old: Planned, new: Planned, replacement: bool) -> list[str]:
+    lines = []
+    for title in dict.fromkeys([*old.specs, *new.specs]):
+        before, after = old.specs.get(title), new.specs.get(title)
+        if before == after:
+            lines.append(f"{title}: unchanged")
+        elif before is None:
+            lines.append(f"{title}: new (created by the Update)")
+        elif after is None:
+            lines.append(f"{title}: not used any more (see the cleanup below)")
+        else:
+            verb = "made anew under the new id" if replacement else "updated in place"
+            lines.append(f"{title}: {verb}")
+            lines += [
+                "  " + line
+                for line in difflib.unified_diff(
+                    _json(before).splitlines(),
+                    _json(after).splitlines(),
+                    fromfile="old",
+                    tofile="new",
+                    lineterm="",
+                    n=1,
+                )
+            ]
+    return lines
+
+
+def _attribute_changes(old: Planned, new: Planned) -> list[str]:
+    changed = [
+        f"  {key}: {old.attributes[key]} -> {new.attributes[key]}"
+        for key in new.attributes
+        if key in old.attributes and old.attributes[key] != new.attributes[key]
+    ]
+    gone = [key for key in old.attributes if key not in new.attributes]
+    lines = ["Attributes that change:" if changed else "Attributes: the same values"]
+    lines += changed
+    if gone:
+        lines.append(
+            f"No longer returned: {', '.join(gone)} (a template or an importer that still reads "
+            "one fails the update: lint it, E9102; docs/migration.md)"
+        )
+    return lines
+
+
+def _cleanup(old: Planned, new: Planned) -> list[str]:
+    """What the Delete of the old id removes (DESIGN §5.4, §8): its own resources, except a name
+    the new id took over."""
+    items = []
+    if old.mode == "AppMesh":
+        mesh = old.attributes.get("MeshName")
+        kept = new.mode == "AppMesh" and new.attributes.get("MeshName") == mesh
+        service, node = (
+            old.attributes.get("VirtualServiceName"),
+            old.attributes.get("VirtualNodeName"),
+        )
+        if kept and new.attributes.get("VirtualServiceName") == service:
+            items.append(f"not the virtual service {service}: the new id took it over")
+        else:
+            items.append(f"the virtual service {service} (mesh {mesh})")
+        if kept and new.attributes.get("VirtualNodeName") == node:
+            items.append(f"not the virtual node {node}: the new id took it over")
+        else:
+            items.append(f"the virtual node {node} (mesh {mesh})")
+    items.append(
+        f"the {old.task_definition.get('family')} revisions registered under the old id "
+        "(found from ECS by their ownership tags)"
+    )
+    return items
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True)
 
@@ -383,12 +735,41 @@ def main(argv: list[str] | None = None) -> int:
         prog="python3 tasks.py plan",
         description="What a Custom::MeshedCrystal would make, without any AWS call.",
     )
-    parser.add_argument("properties", help="ResourceProperties JSON, or a CloudFormation event")
+    parser.add_argument(
+        "properties",
+        metavar="TEMPLATE|PROPERTIES.json",
+        help="a CloudFormation template (YAML or JSON), or ResourceProperties JSON, or an event",
+    )
     parser.add_argument("--task-definition", help="the application's task definition (JSON)")
     parser.add_argument("--full", action="store_true", help="the whole derived task definition")
     parser.add_argument("--region", default="us-east-1", help="the function's region")
     parser.add_argument("--account", help=f"the account (default: {PLACEHOLDER_ACCOUNT}, marked)")
-    parser.add_argument("--logical-id", help="the resource's logical id (default: the event's)")
+    parser.add_argument(
+        "--logical-id",
+        help="the resource's logical id (default: the event's, or the template's only one)",
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter's value (default: its Default)",
+    )
+    parser.add_argument(
+        "--with",
+        dest="others",
+        action="append",
+        default=[],
+        metavar="TEMPLATE",
+        help="the template of a stack this one imports from (Fn::ImportValue of its exports, "
+        "e.g. the platform's Cloud Map service); repeatable",
+    )
+    parser.add_argument(
+        "--before",
+        metavar="OLD_TEMPLATE",
+        help="the template as deployed now: preview the Update from it (in place or replacement, "
+        "what changes, what the cleanup Delete of the old id removes)",
+    )
     parser.add_argument(
         "--cloud-map-names",
         nargs=2,
@@ -407,6 +788,13 @@ def main(argv: list[str] | None = None) -> int:
     from meshed_crystal.errors import MeshedCrystalError
 
     try:
+        if looks_like_template(args.properties):
+            return _main_template(args)
+        if args.before or args.parameter or args.others:
+            raise PlanError(
+                "--before, --parameter and --with take templates: "
+                f"{args.properties} is properties or an event"
+            )
         raw, stack_id, logical_id = read_properties(_load(args.properties, "properties file"))
         base = None
         if args.task_definition:
@@ -439,6 +827,74 @@ def main(argv: list[str] | None = None) -> int:
     else:
         base_name = "application"
     print(render(planned, full=args.full, base_name=base_name))
+    return 0
+
+
+def _main_template(args: argparse.Namespace) -> int:
+    """``plan TEMPLATE [--logical-id ID] [--parameter K=V] [--before OLD_TEMPLATE]``; raises
+    PlanError or MeshedCrystalError (a Create's Reason) for main to print."""
+    from meshed_crystal.errors import MeshedCrystalError
+
+    parameters = _parameters(args.parameter)
+    stack = Path(args.properties).stem
+    account = args.account or PLACEHOLDER_ACCOUNT
+    options = Options(
+        region=args.region,
+        account=account,
+        stack_id=f"arn:aws:cloudformation:{args.region}:{account}:stack/{stack}/00000000-plan",
+        logical_id=args.logical_id or "Crystal",
+        cloud_map_names=tuple(args.cloud_map_names) if args.cloud_map_names else None,
+        envoy_image=args.envoy_image,
+        full=args.full,
+        account_given=args.account is not None,
+    )
+    given_base = (
+        read_base(_load(args.task_definition, "task definition file"))
+        if args.task_definition
+        else None
+    )
+
+    def planned_from(path: str, logical_id: str | None) -> tuple[FromTemplate, Planned]:
+        read = read_template(path, logical_id, parameters, options, args.others)
+        chosen = options._replace(
+            logical_id=read.logical_id,
+            cloud_map_names=options.cloud_map_names or read.cloud_map_names,
+        )
+        base = read.base if read.base is not None else given_base
+        try:
+            return read, plan(read.properties, base, chosen)
+        except MeshedCrystalError as error:
+            raise PlanError(f"{path}, {read.logical_id}: {error}") from error
+        except PlanError as error:
+            if "--cloud-map-names" in str(error):
+                raise PlanError(
+                    f"{error}, or give the template that declares it with --with TEMPLATE"
+                ) from error
+            raise
+
+    read, planned = planned_from(args.properties, args.logical_id)
+    base_name = (
+        f"application ({Path(args.task_definition).name})"
+        if read.base is None and args.task_definition
+        else read.base_name
+    )
+    print(f"Template {args.properties}, resource {read.logical_id} ({RESOURCE_TYPE})")
+    print(render(planned, full=args.full, base_name=base_name))
+    if read.marked:
+        print("\n== From the template: placeholders (known at deploy time) ==")
+        print("\n".join(f"{MARK} {line}" for line in read.marked))
+    if args.before:
+        try:
+            _, old = planned_from(args.before, read.logical_id)
+        except PlanError as error:
+            if f"has no {RESOURCE_TYPE} {read.logical_id}" in str(error):
+                raise PlanError(
+                    f"{args.before} has no {RESOURCE_TYPE} {read.logical_id}: for it the "
+                    "update is a Create (plan the new template alone)"
+                ) from error
+            raise
+        print("")
+        print("\n".join(preview_update(old, planned, read.logical_id)))
     return 0
 
 

@@ -102,6 +102,8 @@ def user_properties(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def parse_properties(raw: Any) -> Properties:
     """The properties, or one PropertyError that lists every mistake found (DESIGN §2)."""
+    if raw is None:  # the event has none: "missing", not JSON's "null is not an object"
+        fail("ResourceProperties", "missing: the event carries no properties")
     props = user_properties(as_object(raw, "ResourceProperties"))
     found = Collector()
     found.run(lambda: check_keys(props, PROPERTY_NAMES, ""), None)

@@ -126,7 +126,8 @@ def malformed(event: Any) -> str | None:
     if event["RequestType"] not in REQUEST_TYPES:
         return f"unknown RequestType '{event['RequestType']}' (expected Create, Update, Delete)"
     if event["RequestType"] != "Create" and not event.get("PhysicalResourceId"):
-        return f"a {event['RequestType']} event without PhysicalResourceId"
+        article = "an" if event["RequestType"] == "Update" else "a"
+        return f"{article} {event['RequestType']} event without PhysicalResourceId"
     return None
 
 

@@ -142,6 +142,12 @@ def closest(given: str, candidates: Sequence[str], *, ignore_case: bool = False)
 
     # In lower case, "networkmode" is as close to "NetworkMode" as "NetworkMode" is.
     by_form = {(c.lower() if ignore_case else c): c for c in candidates}
+    # A name cut short ("Mesh", "CloudMap") most likely meant the first name it begins, in the
+    # candidates' (documented) order: MeshName before MeshArn, although difflib finds the shorter
+    # MeshArn closer.
+    started = [c for c in candidates if len(given) >= 3 and c.lower().startswith(given.lower())]
+    if started:
+        return started[0]
     close = difflib.get_close_matches(given.lower() if ignore_case else given, list(by_form), n=1)
     return by_form[close[0]] if close else None
 

@@ -474,7 +474,10 @@ def test_every_written_template_lints_clean(tmp_path: Path) -> None:
     assert [p.suffix for p in outs[-3:]] == [".yaml", ".json", ".yaml"]
     assert len(outs) >= 17
     result = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "cfn-lint"), "--append-rules", str(REPO / "lint"), "--"]
+        # W9103 (a property inert in its Mode): a switched resource keeps its App Mesh
+        # properties on purpose, the step changing only what it must (DESIGN §10).
+        [str(REPO / ".venv" / "bin" / "cfn-lint"), "--ignore-checks", "W9103"]
+        + ["--append-rules", str(REPO / "lint"), "--"]
         + [str(p) for p in outs],
         capture_output=True,
         text=True,

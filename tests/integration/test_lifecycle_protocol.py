@@ -107,7 +107,7 @@ def _without(event: dict[str, Any], key: str) -> dict[str, Any]:
         (lambda e: {**e, "RequestType": ""}, "the event lacks RequestType"),
         (
             lambda e: {**e, "RequestType": "Update"},
-            "a Update event without PhysicalResourceId",
+            "an Update event without PhysicalResourceId",
         ),
         (lambda e: {**e, "ResourceProperties": "MeshName=ecs-mesh"}, "not an object"),
         (lambda e: {**e, "ResourceProperties": ["ecs-mesh"]}, "not an object"),

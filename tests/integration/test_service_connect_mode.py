@@ -172,6 +172,19 @@ def test_app_mesh_properties_are_inert_and_named_in_one_warning(
     message = warnings[0].getMessage()
     for name in ("MeshName", "Backends", "Envoy"):
         assert name in message
+    assert "HealthCheck" not in message
+
+
+def test_a_listener_health_check_is_inert_and_named_in_the_warning(
+    cfn: CloudFormation, platform: Platform, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Service Connect has no listener health check: the App Mesh one is dropped, and said so
+    props = connected(platform, Listeners=[{"Port": "3000", "HealthCheck": {"Path": "/health"}}])
+    ok(fast(cfn).create(LOGICAL, props))
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].getMessage().endswith(", Listeners[0].HealthCheck")
+    assert vars(warnings[0])["inert"][-1] == "Listeners[0].HealthCheck"
 
 
 def test_checks_of_the_mode_before_any_write(

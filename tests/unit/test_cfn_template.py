@@ -380,3 +380,37 @@ def test_the_command_prints_a_path_resolved_and_the_notes(
     out = capsys.readouterr().out.splitlines()
     assert out[0] == '"ecsdemo-crystal.service.local"'
     assert out[1].startswith(f"note: {platform}: stack name taken as 'meshed-crystal-platform'")
+
+
+def test_placeheld_says_where_each_replaced_one_was() -> None:
+    from scripts.cfn_template import Unresolved, placeheld
+
+    arn = Unresolved("Discovery.Arn is known at deploy time", "arn:aws:x", None)
+    image = Unresolved("parameter Image has no value")
+    replaced: list[tuple[str, Unresolved]] = []
+    missing: list[str] = []
+    held = placeheld(
+        {"CloudMapServiceArn": arn, "Listeners": [{"Port": "80"}, {"Image": image}]},
+        missing=missing,
+        replaced=replaced,
+    )
+    assert held == {
+        "CloudMapServiceArn": "arn:aws:x",
+        "Listeners": [{"Port": "80"}, {"Image": "placeholder"}],
+    }
+    assert replaced == [("CloudMapServiceArn", arn), ("Listeners[1].Image", image)]
+    assert missing == ["Listeners[1].Image: parameter Image has no value"]
+
+
+def test_an_iam_role_arn_placeholder_has_no_region() -> None:
+    template = loads(
+        "Resources:\n  Role: {Type: AWS::IAM::Role}\n"
+        "  Use: {Type: AWS::SNS::Topic, Properties: {Arn: !GetAtt Role.Arn, Name: !Ref Role}}\n"
+    )
+    resolver = Resolver([template])
+    arn = resolver.resolve(template, ("Resources", "Use", "Properties", "Arn"))
+    name = resolver.resolve(template, ("Resources", "Use", "Properties", "Name"))
+    assert isinstance(arn, Unresolved)
+    assert arn.placeholder == "arn:aws:iam::123456789012:role/placeholder"
+    assert isinstance(name, Unresolved)
+    assert name.placeholder == "placeholder"

@@ -115,5 +115,49 @@ def test_rule_ids_are_in_cfn_lints_custom_range() -> None:
         for value in vars(module).values()
         if isinstance(value, type) and value.__module__ == module.__name__ and hasattr(value, "id")
     ]
-    assert sorted(ids) == ["E9101", "E9102"]
+    assert sorted(ids) == ["E9101", "E9102", "W9103"]
     assert all(re.fullmatch(r"[EW]9\d{3}", rule_id) for rule_id in ids)
+
+
+_SIZED = """
+Parameters:
+  Cpu: {Type: String}
+Resources:
+  App:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Family: app
+      NetworkMode: awsvpc
+      RequiresCompatibilities: [FARGATE]
+      Cpu: CPU
+      Memory: "3"
+      TaskRoleArn: arn:aws:iam::123456789012:role/app
+      ContainerDefinitions:
+        - {Name: app, Image: app:1, PortMappings: [{ContainerPort: 8080}]}
+  Svc:
+    Type: Custom::MeshedCrystal
+    Properties:
+      MeshName: m
+      CloudMapNamespaceName: n.local
+      CloudMapServiceName: s
+      TaskDefinition: !Ref App
+"""
+
+
+@pytest.mark.parametrize(
+    ("cpu", "expected"),
+    [
+        # The template gives the size: a Fargate size it is not, found at its path
+        ('"256"', [(("TaskDefinition", "Memory"), "'3' MiB is not a memory size Fargate offers")]),
+        # The size arrives at deploy time (a parameter without default): nothing said about it
+        ("!Ref Cpu", []),
+    ],
+)
+def test_task_definition_rules_skip_what_arrives_at_deploy_time(
+    cpu: str, expected: list[tuple[tuple[str, ...], str]]
+) -> None:
+    from scripts.cfn_template import loads
+
+    template = loads(_SIZED.replace("CPU", cpu), path="sized.yaml")
+    found = rules_module().template_checks(template, "Svc")
+    assert [(path, rule.split(" with ")[0]) for path, rule in found] == expected

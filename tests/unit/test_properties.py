@@ -317,10 +317,33 @@ def test_cloudformation_own_keys_are_ignored() -> None:
     )
 
 
-@pytest.mark.parametrize("raw", ["a string", ["a", "list"], None])
+@pytest.mark.parametrize("raw", ["a string", ["a", "list"]])
 def test_properties_must_be_an_object(raw: Any) -> None:
     with pytest.raises(PropertyError, match=r"ResourceProperties: .* is not an object"):
         parse_properties(raw)
+
+
+def test_an_event_without_properties_is_told_they_are_missing_not_null() -> None:
+    with pytest.raises(PropertyError) as caught:
+        parse_properties(None)
+    assert str(caught.value) == "ResourceProperties: missing: the event carries no properties"
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("Mesh", "MeshName"),  # difflib alone finds the shorter MeshArn closer
+        ("mesh", "MeshName"),
+        ("CloudMap", "CloudMapServiceArn"),
+        ("Listener", "Listeners"),
+        ("Virtual", "VirtualNodeName"),
+        ("MeshNmae", "MeshName"),  # not a beginning: the closest name
+    ],
+)
+def test_a_name_cut_short_suggests_the_first_property_it_begins(given: str, meant: str) -> None:
+    with pytest.raises(PropertyError) as caught:
+        parse_properties({**props(), given: "x"})
+    assert f"{given}: unknown property (did you mean {meant}?)" in str(caught.value)
 
 
 # -- MeshArn's region: App Mesh is called in the function's region -----------------------------

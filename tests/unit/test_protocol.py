@@ -58,7 +58,7 @@ def test_a_whole_event_is_not_malformed() -> None:
             event(RequestType="Replace"),
             "unknown RequestType 'Replace' (expected Create, Update, Delete)",
         ),
-        (event(PhysicalResourceId=None), "a Update event without PhysicalResourceId"),
+        (event(PhysicalResourceId=None), "an Update event without PhysicalResourceId"),
         (
             event(RequestType="Delete", PhysicalResourceId=""),
             "a Delete event without PhysicalResourceId",

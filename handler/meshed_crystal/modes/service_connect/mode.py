@@ -91,10 +91,20 @@ class Wiring(NamedTuple):
 
 
 def inert_properties(raw: Mapping[str, Any]) -> list[str]:
-    """The other modes' properties given (App Mesh's): validated, and ignored in this mode."""
+    """The other modes' properties given (App Mesh's): validated, and ignored in this mode; and
+    each listener's ``HealthCheck`` (an App Mesh listener's: Service Connect has no counterpart,
+    the container's own health check is ECS's)."""
     given = user_properties(raw)
     others = [name for name in property_names() if name not in (*SPEC.properties, "Mode")]
-    return [name for name in others if given.get(name) is not None]
+    inert = [name for name in others if given.get(name) is not None]
+    listeners = given.get("Listeners")
+    if isinstance(listeners, list):
+        inert += [
+            f"Listeners[{i}].HealthCheck"
+            for i, listener in enumerate(listeners)
+            if isinstance(listener, Mapping) and listener.get("HealthCheck") is not None
+        ]
+    return inert
 
 
 def served_port(base: Mapping[str, Any], props: Properties) -> tuple[int, str]:
