@@ -231,3 +231,11 @@ def test_egress_ignored_ips_keep_both_metadata_addresses() -> None:
     error = reason(props(Proxy={"EgressIgnoredIPs": ["169.254.170.2", "10.0.0.0/8"]}))
     assert error.path == "Proxy.EgressIgnoredIPs"
     assert error.rule.startswith("must include 169.254.169.254:")
+
+
+def test_an_integer_too_long_to_convert_where_a_string_goes_is_a_mistake() -> None:
+    # Found by test_properties_fuzz: json.dumps of an int of over 4300 digits raises ValueError.
+    error = reason(props(TaskDefinition={"NetworkMode": 10**5000, "ContainerDefinitions": []}))
+    assert ("TaskDefinition.NetworkMode", "is a number of thousands of digits, not a string") in [
+        (path, rule) for path, rule in error.errors
+    ]

@@ -307,7 +307,10 @@ def _boolean(value: Any, path: str) -> bool:
 def _string(value: Any, shape: Shape, path: str, dialect: _Dialect) -> str:
     # A number or boolean becomes the string CloudFormation would have delivered for it.
     if isinstance(value, bool | int | float):
-        value = json.dumps(value)
+        try:
+            value = json.dumps(value)
+        except ValueError:  # an int of more digits than Python converts (4300): not ECS's string
+            raise PropertyError(path, "is a number of thousands of digits, not a string") from None
     if not isinstance(value, str):
         raise PropertyError(path, f"{_show(value)} is not a string")
     if dialect.cfn:
