@@ -294,13 +294,6 @@ def deliver_twice_at_once(aws: FakeAws, stack: Stack) -> tuple[Result, Result]:
     return first, answers[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by the fast tier: in ServiceConnect mode two deliveries of one Create at once "
-    "register two revisions (same digest, both sequence 1) and answer different "
-    "TaskDefinitionArns; App Mesh mode adopts the one its node records (mode.adopted), this "
-    "mode has no record to race on",
-)
 def test_one_create_delivered_twice_at_once_registers_one_revision(
     aws: FakeAws, stack: Stack
 ) -> None:

@@ -477,10 +477,39 @@ class ServiceConnectMode:
         checked with the reads."""
 
     def write(self, request: Request, plan: Plan, chosen: Chosen, undo: Undo) -> Chosen:
-        """Records the order: a rollback to an earlier revision makes it the newest again."""
-        if not chosen.registered and chosen.revision != plan.held[0]:
+        """Records the order: a rollback to an earlier revision makes it the newest again. A
+        revision registered now gives way to an older one of the same content that a
+        concurrent delivery of the same request registered (DESIGN §5.2)."""
+        if chosen.registered:
+            return self._adopt(request, plan, chosen)
+        if chosen.revision != plan.held[0]:
             self.ecs.tag(request.arn(chosen.revision), {TAG_SEQUENCE: str(plan.sequence)})
         return chosen
+
+    def _adopt(self, request: Request, plan: Plan, chosen: Chosen) -> Chosen:
+        """Both deliveries read "nothing yet" and registered the same content: this mode has no
+        node to race on (App Mesh mode adopts what its node records), so each reads this id's
+        revisions in ECS again after registering, and both keep the lowest-numbered one of
+        that content; the one that registered a later number deregisters its own. (A
+        delivery that reads before the other registered keeps its own, which is the lowest.)"""
+        mine = chosen.revision
+        # ECS numbers a family's revisions in order: the number that follows what this
+        # invocation read (1 in a new family) means nobody registered in between, so there is
+        # nothing to adopt and no read to pay for (a cold Create stays at its calls).
+        before = [r.number for r in plan.held if r.family == mine.family]
+        if mine.number == max(before, default=0) + 1:
+            return chosen
+        found = revisions_in_ecs(self.tagging, self.ecs, request.owner, plan.id.revision_holder())
+        recorded, _ = held_revisions(found)
+        same = [
+            r for r in recorded if (r.family, r.digest) == (mine.family, mine.digest) and r != mine
+        ]
+        older = min(same, key=lambda r: r.number, default=None)
+        if older is None or older.number > mine.number:
+            return chosen
+        self.ecs.deregister(request.arn(mine))
+        kept = [r for r in chosen.revisions if r not in (mine, older)]
+        return Chosen(older, [older, *kept], registered=False)
 
     def _cloud_map(self, props: Properties) -> tuple[Namespace, str]:
         """The namespace to connect in, and the Cloud Map service name the defaults use."""
