@@ -68,19 +68,13 @@ MODULES: dict[str, list[str]] = {
         # Not test_cfn_driver.py nor test_lifecycle_logs.py: they call the protocol too, but
         # they hold the test driver and the logs to account, and cost minutes per survivor.
     ],
-    "actions": [
-        *_LIFECYCLE,
-        "tests/integration/test_lifecycle_protocol.py",
-        "tests/integration/test_service_connect_mode.py",
-        "tests/integration/test_migration.py",
-        "tests/integration/test_parallel_reads.py",
-    ],
-    "mode": [
-        *_LIFECYCLE,
-        "tests/integration/test_service_connect_mode.py",
-        "tests/integration/test_migration.py",
-        "tests/integration/test_parallel_reads.py",
-    ],
+    # The lifecycle, the contract between it and the modes, and both modes: against the fast
+    # tier (tests/fast: the lifecycle and both modes on in-memory fakes of the ports, held to
+    # the emulator by tests/integration/test_port_contract.py), seconds per mutant.
+    "actions": ["tests/fast"],
+    "mode": ["tests/fast"],
+    "modes/appmesh/mode": ["tests/fast"],
+    "modes/service_connect/mode": ["tests/fast", "tests/unit/test_service_connect_rules.py"],
 }
 # Copied beside the package and the tests: what the selected tests read.
 ALSO_COPY = ["events", "lint", "template.yaml"]
