@@ -80,19 +80,9 @@ def is_throttle(error: Exception) -> bool:
     # A connection dropped before the answer (ConnectionClosedError) is retried too: a retried
     # RegisterTaskDefinition may then leave a duplicate revision, which carries this resource's
     # tags and so is deregistered by its Delete (found from ECS), not leaked.
-    if is_connection_failure(error):
+    if is_connection_failure(error) or _is_throttling(error):
         return True
-    if not isinstance(error, ClientError):
-        return False
-    code = error_code(error)
-    message = str(error.response.get("Error", {}).get("Message", ""))
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    # ECS answers simultaneous registrations in one family with a ClientException.
-    return (
-        code in THROTTLING_CODES
-        or "Too many concurrent attempts" in message
-        or int(status) in (429, 500, 502, 503, 504)
-    )
+    return isinstance(error, ClientError) and _status(error) in (500, 502, 503, 504)
 
 
 def _is_throttling(error: Exception) -> bool:
@@ -101,12 +91,16 @@ def _is_throttling(error: Exception) -> bool:
     if not isinstance(error, ClientError):
         return False
     message = str(error.response.get("Error", {}).get("Message", ""))
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    # ECS answers simultaneous registrations in one family with a ClientException.
     return (
         error_code(error) in THROTTLING_CODES
         or "Too many concurrent attempts" in message
-        or int(status) == 429
+        or _status(error) == 429
     )
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
 def call(
