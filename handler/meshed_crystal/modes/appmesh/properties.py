@@ -10,7 +10,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from meshed_crystal import rules
 from meshed_crystal.errors import Collector
@@ -245,30 +245,10 @@ def _proxy(value: Any, path: str) -> ProxySettings:
             "the instance metadata service are reached around Envoy (AWS's App Mesh proxy "
             "configuration for ECS: EgressIgnoredIPs 169.254.170.2,169.254.169.254)",
         )
-    uid = found.run(
-        lambda: as_int(
-            item.get("IgnoredUID", defaults.ignored_uid),
-            join(path, "IgnoredUID"),
-            minimum=0,
-            maximum=_MAX_ID,
-            what="a user id",
-        ),
-        defaults.ignored_uid,
+    uid = _int_field(
+        found, item, path, "IgnoredUID", defaults.ignored_uid, maximum=_MAX_ID, what="a user id"
     )
-    gid = found.run(
-        lambda: (
-            None
-            if item.get("IgnoredGID") is None
-            else as_int(
-                item["IgnoredGID"],
-                join(path, "IgnoredGID"),
-                minimum=0,
-                maximum=_MAX_ID,
-                what="a group id",
-            )
-        ),
-        None,
-    )
+    gid = _int_field(found, item, path, "IgnoredGID", None, maximum=_MAX_ID, what="a group id")
     found.raise_any()
     return ProxySettings(
         app_ports=app_ports,
@@ -294,6 +274,31 @@ def _covered(address: str, networks: tuple[str, ...]) -> bool:
 
 # Linux user and group ids are 32-bit; ECS passes the value on to iptables' --uid-owner.
 _MAX_ID = 2**32 - 2
+
+
+_D = TypeVar("_D", int, None)
+
+
+def _int_field(
+    found: Collector,
+    item: Mapping[str, Any],
+    path: str,
+    key: str,
+    default: _D,
+    *,
+    minimum: int = 0,
+    maximum: int,
+    what: str,
+) -> int | _D:
+    """``item[key]`` as an integer within the bounds, ``default`` when it is absent (or, for a
+    field whose default is None, null); a mistake is kept in ``found`` and reads as the default."""
+    value = item.get(key, default)
+    if value is None and default is None:
+        return None
+    return found.run(  # type: ignore[no-any-return]
+        lambda: as_int(value, join(path, key), minimum=minimum, maximum=maximum, what=what),
+        default,
+    )
 
 
 def _optional_port(item: Mapping[str, Any], path: str, key: str, default: int) -> int:
@@ -340,25 +345,16 @@ def _envoy(value: Any, path: str) -> EnvoySettings:
             ),
             defaults.log_level,
         ),
-        cpu=found.run(
-            lambda: (
-                None
-                if item.get("Cpu") is None
-                else as_int(
-                    item["Cpu"], join(path, "Cpu"), minimum=0, maximum=_MAX_CPU, what="CPU units"
-                )
-            ),
-            None,
-        ),
-        memory_reservation=found.run(
-            lambda: as_int(
-                item.get("MemoryReservation", defaults.memory_reservation),
-                join(path, "MemoryReservation"),
-                minimum=6,
-                maximum=_MAX_INT,
-                what="MiB (>= 6)",
-            ),
+        cpu=_int_field(found, item, path, "Cpu", None, maximum=_MAX_CPU, what="CPU units"),
+        memory_reservation=_int_field(
+            found,
+            item,
+            path,
+            "MemoryReservation",
             defaults.memory_reservation,
+            minimum=6,
+            maximum=_MAX_INT,
+            what="MiB (>= 6)",
         ),
         stats_tags=found.run(
             lambda: as_bool(item.get("StatsTags", True), join(path, "StatsTags")), True
@@ -431,15 +427,15 @@ def _xray(value: Any) -> XRaySettings:
     settings = XRaySettings(
         enabled=found.run(lambda: as_bool(item.get("Enabled", True), "XRay.Enabled"), True),
         image=found.run(lambda: _image(item.get("Image", defaults.image), "XRay.Image"), ""),
-        memory_reservation=found.run(
-            lambda: as_int(
-                item.get("MemoryReservation", defaults.memory_reservation),
-                "XRay.MemoryReservation",
-                minimum=6,
-                maximum=_MAX_INT,
-                what="MiB (>= 6)",
-            ),
-            0,
+        memory_reservation=_int_field(
+            found,
+            item,
+            "XRay",
+            "MemoryReservation",
+            defaults.memory_reservation,
+            minimum=6,
+            maximum=_MAX_INT,
+            what="MiB (>= 6)",
         ),
     )
     found.raise_any()
