@@ -72,7 +72,7 @@ MODULES: dict[str, list[str]] = {
     # tier (tests/fast: the lifecycle and both modes on in-memory fakes of the ports, held to
     # the emulator by tests/integration/test_port_contract.py), seconds per mutant.
     "actions": ["tests/fast"],
-    "mode": ["tests/fast"],
+    "mode": ["tests/fast", "tests/unit/test_mode.py"],
     "modes/appmesh/mode": ["tests/fast"],
     "modes/service_connect/mode": ["tests/fast", "tests/unit/test_service_connect_rules.py"],
 }
