@@ -29,6 +29,8 @@ TESTS = (
     "tests/unit/test_mode_specs.py",
     "tests/fast/test_lifecycle_service_connect.py",
     "tests/fast/test_undo.py",
+    "tests/fast/test_lifecycle.py",
+    "tests/unit/test_mode.py",
     "tests/integration/test_service_connect_mode.py",
     "tests/integration/test_refused_now.py",
     "tests/integration/test_third_mode.py",
