@@ -19,7 +19,7 @@ from . import parallel, protocol, registry
 from .adapters.ecs import Ecs
 from .adapters.tagging import Tagging
 from .errors import PropertyError
-from .identity import Revision
+from .identity import TAG_HOLDER, Revision, issued_by_a_mode
 from .mode import Chosen, Mode, PlanT, Request, Result, Undo, reused, revisions_in_ecs
 from .ports import EcsPort, TaggingPort
 from .properties import parse_properties, user_properties
@@ -170,6 +170,17 @@ class Provider:
         """
         found = self._mode_of(request.physical_id)
         if found is None:
+            if issued_by_a_mode(request.physical_id):
+                # A mode removed from this provider (README, "Removing App Mesh"): succeed, or
+                # the stack could never be deleted, but say what is left behind.
+                logger.warning(
+                    "physical id was issued by a mode this provider no longer has (it has %s); "
+                    "nothing deleted: what the id made stays, its ECS task definition revisions "
+                    "tagged %s among them, to remove by hand",
+                    ", ".join(registry.names()) or "none",
+                    TAG_HOLDER,
+                )
+                return
             logger.info("physical id was never issued by this resource; nothing to delete")
             return
         mode, me = found

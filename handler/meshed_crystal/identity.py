@@ -8,6 +8,7 @@ own records are the mode's (``modes/appmesh/identity.py``; Service Connect's id 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import NamedTuple
 
 PREFIX = "meshed-crystal"
@@ -16,6 +17,10 @@ TAG_LOGICAL = f"{PREFIX}:logical-id"
 # On each registered revision (with the owner's tags): what holds it, so a Delete finds this
 # id's revisions from ECS alone when App Mesh cannot be read (DESIGN §9).
 TAG_HOLDER = f"{PREFIX}:held-by"
+# The ids the modes issue: ``meshed-crystal:`` (App Mesh) or ``meshed-crystal-<mode>:``. Neither
+# crhelper's ids nor the lifecycle's fallback id match: they start with a stack name, which
+# holds no ':'.
+_ISSUED_BY_A_MODE = re.compile(rf"^{PREFIX}(-[a-z0-9]+)?:")
 # ECS and App Mesh tag values hold at most 256 characters.
 MAX_TAG_VALUE = 256
 
@@ -25,6 +30,11 @@ def tag_value(text: str) -> str:
     if len(text) <= MAX_TAG_VALUE:
         return text
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def issued_by_a_mode(physical_id: str | None) -> bool:
+    """Whether some mode of this product issued the id, registered here today or not."""
+    return bool(_ISSUED_BY_A_MODE.match(physical_id or ""))
 
 
 class Owner(NamedTuple):

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 import pytest
-from meshed_crystal import protocol
+from meshed_crystal import protocol, registry
 from meshed_crystal.actions import Provider, Result
 from meshed_crystal.adapters.ecs import Ecs
 from meshed_crystal.adapters.tagging import Tagging
@@ -162,6 +162,53 @@ def test_a_delete_of_an_id_never_issued_here_says_so_in_the_log(
     assert [r.getMessage() for r in caplog.records if r.name == "meshed_crystal.actions"] == [
         "physical id was never issued by this resource; nothing to delete"
     ]
+
+
+def test_a_fallback_id_of_a_stack_named_like_the_product_is_still_never_issued_here(
+    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A failed Create's fallback id starts with the stack's name, which may be the product's
+    with caplog.at_level(logging.INFO, logger="meshed_crystal.actions"):
+        stack.delete("meshed-crystal-demo_Crystal_1A2B3C4D")
+    assert aws.calls == []
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, "physical id was never issued by this resource; nothing to delete")
+    ]
+
+
+def removed_mode_warning(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "meshed_crystal.actions" and r.levelno == logging.WARNING
+    ]
+
+
+def test_a_delete_of_an_id_of_a_mode_no_longer_here_succeeds_naming_what_it_leaves(
+    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A mode removed from the provider (README, "Removing App Mesh"): the stack must still be
+    # deletable, and the operator told what stays
+    with caplog.at_level(logging.INFO, logger="meshed_crystal.actions"):
+        stack.delete(f"meshed-crystal-gone:{aws.account}:{LOGICAL}:crystal-stack")
+    assert aws.calls == []
+    [warning] = removed_mode_warning(caplog)
+    assert "issued by a mode this provider no longer has" in warning
+    assert "ServiceConnect); nothing deleted" in warning  # the modes it has, after "it has"
+    assert "nothing deleted" in warning
+    assert "tagged meshed-crystal:held-by" in warning
+
+
+@pytest.mark.skipif("AppMesh" in registry.names(), reason="App Mesh mode is registered here")
+def test_without_app_mesh_the_delete_of_an_app_mesh_id_warns_what_it_leaves(
+    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Runs in `tasks.py test --without-mode appmesh`: the old id's cleanup Delete after a move
+    with caplog.at_level(logging.INFO, logger="meshed_crystal.actions"):
+        stack.delete(f"meshed-crystal:{aws.account}:payments-mesh:payments-node:payments")
+    assert aws.calls == []
+    [warning] = removed_mode_warning(caplog)
+    assert "(it has ServiceConnect)" in warning
 
 
 # -- What a failed Create leaves to operators -------------------------------------------------
