@@ -170,7 +170,7 @@ class Provider:
         """
         found = self._mode_of(request.physical_id)
         if found is None:
-            if issued_by_a_mode(request.physical_id):
+            if issued_by_a_mode(request.physical_id) and not registry.of_id(request.physical_id):
                 # A mode removed from this provider (README, "Removing App Mesh"): succeed, or
                 # the stack could never be deleted, but say what is left behind.
                 logger.warning(

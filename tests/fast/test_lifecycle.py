@@ -176,6 +176,18 @@ def test_a_fallback_id_of_a_stack_named_like_the_product_is_still_never_issued_h
     ]
 
 
+@pytest.mark.parametrize("garbled", ["meshed-crystal-sc:only-two:parts", "meshed-crystal-sc:"])
+def test_a_garbled_id_of_a_mode_here_is_never_issued_not_a_removed_mode(
+    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture, garbled: str
+) -> None:
+    with caplog.at_level(logging.INFO, logger="meshed_crystal.actions"):
+        stack.delete(garbled)
+    assert aws.calls == []
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, "physical id was never issued by this resource; nothing to delete")
+    ]
+
+
 def removed_mode_warning(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
