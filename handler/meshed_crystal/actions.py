@@ -177,7 +177,7 @@ class Provider:
                     "physical id was issued by a mode this provider no longer has (it has %s); "
                     "nothing deleted: what the id made stays, its ECS task definition revisions "
                     "tagged %s among them, to remove by hand",
-                    ", ".join(registry.names()) or "none",
+                    ", ".join(registry.names()),
                     TAG_HOLDER,
                 )
                 return
