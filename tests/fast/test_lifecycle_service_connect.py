@@ -9,13 +9,16 @@ App Mesh and its cleanup.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
-from meshed_crystal.errors import AwsError, PropertyError
-from meshed_crystal.identity import TAG_HOLDER, TAG_LOGICAL, TAG_STACK
-from meshed_crystal.mode import Result
-from meshed_crystal.modes.service_connect.mode import TAG_DIGEST, TAG_SEQUENCE
+from meshed_crystal.errors import AwsError, MissingResourceError, PropertyError
+from meshed_crystal.identity import TAG_HOLDER, TAG_LOGICAL, TAG_STACK, Revision
+from meshed_crystal.mode import Chosen, Result, Undo
+from meshed_crystal.modes.service_connect import mode as sc_mode
+from meshed_crystal.modes.service_connect.mode import TAG_DIGEST, TAG_SEQUENCE, TAG_SERVED
+from meshed_crystal.properties import parse_properties
 
 from tests.fast.lifecycle import (
     FAMILY,
@@ -313,3 +316,214 @@ def test_after_two_deliveries_at_once_retention_and_the_delete_leave_no_leak(
     assert len(aws.active_revisions(SC_FAMILY)) == 2
     stack.delete()
     assert aws.active_revisions(SC_FAMILY) == []
+
+
+# -- What the mode reads: the task definition, the Cloud Map service and namespace -------------
+
+
+def crystal_service_arn(aws: FakeAws) -> str:
+    (arn,) = [arn for _, name, arn in aws.cloud_map_services.values() if name == NODE]
+    return arn
+
+
+def test_a_task_definition_arn_of_this_region_is_read(aws: FakeAws, stack: Stack) -> None:
+    app = f"arn:aws:ecs:{aws.region}:{ACCOUNT}:task-definition/{APP_FAMILY}:1"
+    assert stack.create(connected(TaskDefinition=app)).data["TaskDefinitionArn"] == arn_of(1)
+
+
+def test_a_cloud_map_service_arn_gives_the_defaults_and_the_namespace(
+    aws: FakeAws, stack: Stack
+) -> None:
+    namespace = next(iter(aws.namespaces.values()))
+    by_arn = connected(
+        CloudMapServiceArn=crystal_service_arn(aws),
+        CloudMapNamespaceName=None,
+        CloudMapServiceName=None,
+    )
+    data = stack.create(by_arn).data
+    assert (data["NamespaceArn"], data["NamespaceName"]) == (namespace.arn, "service.local")
+    assert data["DiscoveryName"] == "ecsdemo-crystal-sc"
+    assert data["ClientAliasDnsName"] == SERVICE
+
+
+def test_service_connect_namespace_chooses_another_namespace_by_name_or_arn(
+    aws: FakeAws, stack: Stack
+) -> None:
+    other = aws.add_namespace("other.local")
+    for given in ("other.local", other.arn):
+        data = stack.create(connected(ServiceConnect={"Namespace": given})).data
+        assert (data["NamespaceArn"], data["NamespaceName"]) == (other.arn, "other.local")
+        # The default alias is the Cloud Map service's name in the namespace connected in
+        assert data["ClientAliasDnsName"] == "ecsdemo-crystal.other.local"
+    # With a Cloud Map service ARN too: the namespace given wins over the service's
+    by_arn = connected(
+        CloudMapServiceArn=crystal_service_arn(aws),
+        CloudMapNamespaceName=None,
+        CloudMapServiceName=None,
+        ServiceConnect={"Namespace": "other.local"},
+    )
+    data = stack.create(by_arn, logical_id="ByArn").data
+    assert (data["NamespaceName"], data["DiscoveryName"]) == ("other.local", "ecsdemo-crystal-sc")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"ServiceConnect": {"Namespace": "nope.local"}},
+            "ServiceConnect.Namespace: Cloud Map namespace 'nope.local' does not exist",
+        ),
+        (
+            {"CloudMapNamespaceName": "nope.local"},
+            "CloudMapNamespaceName: Cloud Map namespace 'nope.local' does not exist",
+        ),
+    ],
+    ids=["ServiceConnect.Namespace", "CloudMapNamespaceName"],
+)
+def test_a_namespace_that_does_not_exist_is_named_by_the_property_that_gave_it(
+    aws: FakeAws, stack: Stack, changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(MissingResourceError) as refused:
+        stack.create(connected(**changes))
+    assert str(refused.value) == message
+    assert aws.writes() == []
+
+
+@pytest.mark.appmesh
+def test_app_mesh_properties_are_inert_and_named_in_one_warning(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    health = {"Port": "3000", "HealthCheck": {"Path": "/health"}}
+    with caplog.at_level(logging.WARNING):
+        stack.create(connected(Backends=["x.service.local"], Listeners=[health]))
+    inert = ["MeshName", "CloudMapAttributes", "Backends", "Listeners[0].HealthCheck"]
+    (record,) = [r for r in caplog.records if r.name == sc_mode.__name__]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        "App Mesh properties are inert in ServiceConnect mode: "
+        "MeshName, CloudMapAttributes, Backends, Listeners[0].HealthCheck"
+    )
+    assert record.inert == inert  # type: ignore[attr-defined]
+
+
+# -- What it derives ---------------------------------------------------------------------------
+
+
+def test_a_listener_port_the_app_container_does_not_map_is_refused_before_any_write(
+    aws: FakeAws, stack: Stack
+) -> None:
+    with pytest.raises(PropertyError) as refused:
+        stack.create(connected(Listeners=[{"Port": "3001"}]))
+    assert refused.value.path == "Listeners[0].Port"
+    assert refused.value.rule == "3001 is not a port the app container 'crystal' maps"
+    assert aws.writes() == []
+
+
+def seed_base(aws: FakeAws, change: Any) -> None:
+    """A new latest revision of the application's task definition, ``change``d."""
+    base = app_task_definition_input(aws.region, "arn:aws:iam::1:role/t", "arn:aws:iam::1:role/e")
+    change(base)
+    assert aws.ecs.seed(base).endswith(f"{APP_FAMILY}:2")
+
+
+def test_only_the_app_containers_served_port_is_named(aws: FakeAws) -> None:
+    # A sidecar listed before the app container, mapping the same port number (bridge mode)
+    def sidecar_first(base: dict[str, Any]) -> None:
+        sidecar = {"name": "metrics", "image": "metrics:1", "essential": False}
+        sidecar["portMappings"] = [{"containerPort": 3000, "protocol": "tcp"}]
+        base["containerDefinitions"].insert(0, sidecar)
+
+    seed_base(aws, sidecar_first)
+    stack = Stack(aws, provider(aws))
+    props = connected(AppContainerName="crystal", Listeners=[{"Port": "3000", "Protocol": "tcp"}])
+    data = stack.create(props).data
+    metrics, crystal = aws.revision(data["TaskDefinitionArn"]).content["containerDefinitions"]
+    assert metrics["portMappings"] == [{"containerPort": 3000, "protocol": "tcp"}]
+    assert crystal["portMappings"] == [
+        {"containerPort": 3000, "protocol": "tcp", "name": "crystal-3000"}
+    ]
+
+
+def test_the_applications_tags_are_carried_and_the_served_port_recorded(
+    aws: FakeAws, stack: Stack
+) -> None:
+    seed_base(aws, lambda base: base.update(tags=[{"key": "team", "value": "crystal"}]))
+    data = stack.create(connected(Listeners=[{"Port": "3000", "Protocol": "grpc"}])).data
+    tags = aws.revision(data["TaskDefinitionArn"]).tags
+    assert tags["team"] == "crystal"
+    assert tags[TAG_SERVED] == "crystal-3000/tcp/grpc"
+
+
+def test_an_inline_task_definition_registers_in_its_own_family(aws: FakeAws, stack: Stack) -> None:
+    inline = {
+        "Family": "crystal-inline",
+        "RequiresCompatibilities": ["FARGATE"],
+        "NetworkMode": "awsvpc",
+        "Cpu": "256",
+        "Memory": "512",
+        "ContainerDefinitions": [
+            {"Name": "crystal", "Image": "crystal:1", "PortMappings": [{"ContainerPort": 3000}]}
+        ],
+    }
+    data = stack.create(connected(TaskDefinition=inline)).data
+    assert data["TaskDefinitionFamily"] == "crystal-inline"
+    assert data["TaskDefinitionArn"] == arn_of(1, "crystal-inline")
+
+
+def test_an_update_that_changes_the_served_ports_app_protocol_is_refused_before_any_write(
+    aws: FakeAws, stack: Stack
+) -> None:
+    stack.create(connected())
+    writes = len(aws.writes())
+    with pytest.raises(PropertyError) as refused:
+        stack.update(connected(Listeners=[{"Port": "3000", "Protocol": "grpc"}]))
+    assert refused.value.path == "Listeners[0].Protocol"
+    assert refused.value.rule.startswith(
+        "changes the served port's appProtocol from 'http' to 'grpc', which ECS cannot apply"
+    )
+    assert aws.writes()[writes:] == []
+
+
+def test_a_create_and_an_update_read_this_ids_revisions_once(aws: FakeAws, stack: Stack) -> None:
+    # Nobody registered in between (the number follows what was read): no read again
+    stack.create(tagged("1"))
+    stack.update(tagged("2"))
+    assert aws.calls.count("tagging.task_definitions") == 2
+
+
+def test_the_discovery_name_collision_names_the_service_and_the_namespace(
+    aws: FakeAws, stack: Stack
+) -> None:
+    namespace = next(iter(aws.namespaces.values()))
+    service_id, _ = aws.add_cloud_map_service(namespace, "ecsdemo-crystal-sc")
+    with pytest.raises(PropertyError) as refused:
+        stack.create(connected())
+    assert refused.value.rule == (
+        f"'ecsdemo-crystal-sc' is the Cloud Map service {service_id} of namespace service.local, "
+        "which Service Connect did not create (ECS requires a discovery name that is unique in "
+        "the namespace; the App Mesh era's service keeps answering DNS clients): choose another "
+        "DiscoveryName"
+    )
+
+
+def test_a_duplicate_keeps_the_lowest_numbered_revision_of_its_content(
+    aws: FakeAws, stack: Stack
+) -> None:
+    """Three deliveries of one Update registered the same content (2, 3, 4): the one with 4
+    gives way to 2, the lowest, and deregisters its own; what it held before stays."""
+    one = Revision(
+        SC_FAMILY,
+        1,
+        aws.revision(stack.create(tagged("1")).data["TaskDefinitionArn"]).tags[TAG_DIGEST],
+    )
+    request = stack.request(LOGICAL, tagged("2"), physical_id=stack.physical_id())
+    mode = provider(aws).mode("ServiceConnect")
+    plan = mode.prepare(request, parse_properties(request.properties))
+    assert plan.held == [one]
+    numbers = [int(aws.ecs.register(plan.task_definition)["revision"]) for _ in range(3)]
+    assert numbers == [2, 3, 4]
+    mine = Revision(SC_FAMILY, 4, plan.digest)
+    chosen = mode.write(request, plan, Chosen(mine, [mine, one], registered=True), Undo())
+    two = Revision(SC_FAMILY, 2, plan.digest)
+    assert chosen == Chosen(two, [two, one], registered=False)
+    assert aws.active_revisions(SC_FAMILY) == [arn_of(1), arn_of(2), arn_of(3)]
