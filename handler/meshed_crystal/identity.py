@@ -67,3 +67,9 @@ class Revision(NamedTuple):
 
     def arn(self, partition: str, region: str, account: str) -> str:
         return f"arn:{partition}:ecs:{region}:{account}:task-definition/{self.family}:{self.number}"
+
+    @classmethod
+    def of_arn(cls, arn: str, digest: str = "") -> Revision:
+        """The revision an ECS task definition ARN names (``…:task-definition/<family>:<n>``)."""
+        family, _, number = arn.rpartition("/")[2].rpartition(":")
+        return cls(family, int(number), digest)

@@ -217,7 +217,7 @@ def revisions_in_ecs(
     them, one call per family, and only when there is anything to filter.
     """
     tagged = tagging.task_definitions(owner.revision_tags(holder))
-    families = sorted({arn.split("/")[-1].rpartition(":")[0] for arn in tagged})
+    families = sorted({Revision.of_arn(arn).family for arn in tagged})
     active: set[str] = set()
     for family in families:
         active |= ecs.active(family)

@@ -118,6 +118,41 @@ def test_revision_arn() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("arn", "family", "number"),
+    [
+        ("arn:aws:ecs:eu-west-1:111122223333:task-definition/payments-api:3", "payments-api", 3),
+        (
+            "arn:aws-us-gov:ecs:us-gov-west-1:111122223333:task-definition/a_b-c:1000000",
+            "a_b-c",
+            1000000,
+        ),
+    ],
+)
+def test_a_revision_is_read_from_its_arn(arn: str, family: str, number: int) -> None:
+    assert Revision.of_arn(arn) == Revision(family, number, "")
+    assert Revision.of_arn(arn, "sha256:d") == Revision(family, number, "sha256:d")
+
+
+@pytest.mark.parametrize(
+    ("physical_id", "issued"),
+    [
+        ("meshed-crystal:111122223333:payments-mesh:payments-node:payments", True),
+        ("meshed-crystal-sc:111122223333:Payments:0f1e2d3c", True),
+        ("meshed-crystal-taskonly:x", True),
+        # A failed Create's fallback id and crhelper's start with a stack name: no ':' follows
+        ("meshed-crystal-demo_Payments_1A2B3C4D", False),
+        ("payments_Payments_1A2B3C4D", False),
+        ("meshed-crystal-SC:x", False),
+        ("xmeshed-crystal:x", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_an_id_issued_by_some_mode_of_this_product(physical_id: str | None, issued: bool) -> None:
+    assert identity.issued_by_a_mode(physical_id) is issued
+
+
 def test_revisions_round_trip_through_the_tags() -> None:
     revisions = [Revision("fam", 3, "c3"), Revision("fam", 2, "b2"), Revision("old", 1, "a1")]
     tags = appmesh_identity.revision_tags(revisions)

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from meshed_crystal import retry
 from meshed_crystal.errors import AwsError, MissingResourceError
+from meshed_crystal.identity import Revision
 
 from .clients import LazyClient
 
@@ -137,7 +138,7 @@ class Ecs(LazyClient):
             arns.update(
                 str(a)
                 for a in page.get("taskDefinitionArns", [])
-                if str(a).split("/")[-1].rpartition(":")[0] == family
+                if Revision.of_arn(str(a)).family == family
             )
             token = page.get("nextToken")
             if not token:

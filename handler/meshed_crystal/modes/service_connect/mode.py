@@ -356,9 +356,7 @@ def held_revisions(found: Mapping[str, Mapping[str, str]]) -> tuple[list[Revisio
     held = []
     for arn, tags in found.items():
         sequence = tags.get(TAG_SEQUENCE, "0")
-        name = arn.split("/")[-1]
-        family, _, number = name.rpartition(":")
-        revision = Revision(family, int(number), tags.get(TAG_DIGEST, ""))
+        revision = Revision.of_arn(arn, tags.get(TAG_DIGEST, ""))
         held.append((int(sequence) if sequence.isdigit() else 0, revision))
     held.sort(key=lambda h: (h[0], h[1].number), reverse=True)
     return [revision for _, revision in held], (held[0][0] + 1 if held else 1)
