@@ -9,11 +9,17 @@ mode's own decisions, each from the state that makes it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from meshed_crystal import mode
-from meshed_crystal.errors import AwsError, MissingResourceError, OwnershipError
+from meshed_crystal.errors import (
+    AwsError,
+    MissingResourceError,
+    OwnershipError,
+    ResourceInUseError,
+)
 from meshed_crystal.identity import TAG_LOGICAL, TAG_STACK
 from meshed_crystal.modes.appmesh.errors import AppMeshUnavailableError
 from meshed_crystal.modes.appmesh.identity import (
@@ -57,6 +63,15 @@ def provider_of(aws: FakeAws, service: str = SERVICE) -> str | None:
     found = aws.service(service)
     assert found is not None
     return found.data["spec"]["provider"]["virtualNode"]["virtualNodeName"]  # type: ignore[no-any-return]
+
+
+def just_before(aws: FakeAws, call: str, other: Callable[[], object]) -> None:
+    """Someone else does ``other`` between this resource's reads and its ``call`` (a race)."""
+
+    def run() -> None:
+        other()
+
+    aws.before(call, run)
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -495,3 +510,359 @@ def test_an_inline_task_definition_registers_in_its_own_family_or_the_nodes(
     assert "ecs.describe" not in aws.calls
     containers = aws.revision(arn_of(1, family)).content["containerDefinitions"]
     assert [c["name"] for c in containers] == ["crystal", "envoy"]
+
+
+# -- The revision's tags and Envoy's settings --------------------------------------------------
+
+
+def test_the_revision_carries_the_base_tags_the_users_over_them_and_the_owners(
+    aws: FakeAws, stack: Stack
+) -> None:
+    app = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/ecsdemo-crystal:1"
+    aws.revision(app).tags.update({"team": "base", "cost-centre": "42"})
+    result = stack.create(workshop(Tags=[{"Key": "team", "Value": "crystal"}]))
+    assert aws.revision(result.data["TaskDefinitionArn"]).tags == {
+        "cost-centre": "42",
+        "team": "crystal",
+        TAG_STACK: stack.stack_id,
+        TAG_LOGICAL: LOGICAL,
+        "meshed-crystal:held-by": f"appmesh/{ACCOUNT}/ecs-mesh/{NODE}",
+    }
+
+
+def test_envoy_is_told_the_region_and_the_node(aws: FakeAws, stack: Stack) -> None:
+    stack.create(workshop())
+    envoy = aws.revision(arn_of(1)).content["containerDefinitions"][1]
+    environment = {e["name"]: e["value"] for e in envoy["environment"]}
+    assert environment["REGION"] == "us-east-1"
+    assert environment["APPMESH_RESOURCE_ARN"] == f"{MESH_ARN}/virtualNode/{NODE}"
+
+
+# -- A name taken between the read and the write (DESIGN §5) -----------------------------------
+
+
+def test_a_service_name_taken_by_another_between_read_and_write_is_refused_and_undone(
+    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    theirs = {"provider": {"virtualNode": {"virtualNodeName": NODE}}}
+    just_before(
+        aws,
+        "appmesh.create_service",
+        lambda: aws.appmesh.create_service("ecs-mesh", None, SERVICE, theirs, {"owner": "b"}),
+    )
+    # And the undo of the node fails: left for operators, named in the log
+    aws.fail("appmesh.delete_node", AwsError("App Mesh InternalServerErrorException: later"))
+    with pytest.raises(OwnershipError) as refused:
+        stack.create(workshop())
+    assert str(refused.value) == (
+        f"virtual service {SERVICE} already exists in mesh ecs-mesh and belongs to a resource "
+        "not created by MeshedCrystal; MeshedCrystal does not take over what it did not create: "
+        "choose another name (VirtualNodeName / VirtualServiceName) or remove the existing one"
+    )
+    undone = [r for r in caplog.records if r.getMessage() == "could not undo"]
+    assert [getattr(r, "undo", None) for r in undone] == ["delete node"]
+    assert aws.active_revisions(FAMILY) == []
+    assert aws.calls.count("appmesh.delete_node") == 1
+
+
+def test_a_node_name_taken_by_another_between_read_and_write_is_refused_and_undone(
+    aws: FakeAws, stack: Stack
+) -> None:
+    spec = {"listeners": [{"portMapping": {"port": 8080, "protocol": "http"}}]}
+    just_before(
+        aws,
+        "appmesh.create_node",
+        lambda: aws.appmesh.create_node("ecs-mesh", None, NODE, spec, {"owner": "b"}),
+    )
+    with pytest.raises(OwnershipError) as refused:
+        stack.create(workshop())
+    assert str(refused.value).startswith(
+        f"virtual node {NODE} already exists in mesh ecs-mesh and belongs to a resource not "
+        "created by MeshedCrystal;"
+    )
+    assert aws.active_revisions(FAMILY) == []
+    node = aws.node(NODE)
+    assert node is not None
+    assert node.data["spec"] == spec
+
+
+# -- Delete: what is kept, handed back, or deleted (DESIGN §5.4) -------------------------------
+
+
+def app_mesh_calls(aws: FakeAws, since: int) -> list[str]:
+    return [c for c in aws.calls[since:] if c.startswith("appmesh.")]
+
+
+@pytest.mark.parametrize("answer", ["answered", "unknown"])
+def test_a_delete_of_a_node_that_is_gone_succeeds_whatever_cloudformation_says(
+    aws: FakeAws, stack: Stack, answer: str
+) -> None:
+    stack.create(workshop())
+    aws.appmesh.delete_service("ecs-mesh", None, SERVICE)
+    aws.appmesh.delete_node("ecs-mesh", None, NODE)
+    aws.stack_answer = answer
+    stack.delete()
+    assert aws.active_revisions(FAMILY) == []
+
+
+def test_a_delete_cloudformation_cannot_inform_checks_the_service_then_deletes_both(
+    aws: FakeAws, stack: Stack
+) -> None:
+    stack.create(workshop())
+    aws.stack_answer = "unknown"
+    calls = len(aws.calls)
+    stack.delete()
+    # No other node is read: the service was never handed over
+    assert app_mesh_calls(aws, calls) == [
+        "appmesh.tags",
+        "appmesh.describe_service",
+        "appmesh.tags",
+        "appmesh.delete_service",
+        "appmesh.delete_node",
+    ]
+    assert (aws.node(NODE), aws.service(SERVICE)) == (None, None)
+
+
+def test_a_delete_cloudformation_cannot_inform_leaves_a_service_that_is_not_its_own(
+    aws: FakeAws, stack: Stack
+) -> None:
+    stack.create(workshop())
+    service = aws.service(SERVICE)
+    assert service is not None
+    service.tags = {"owner": "team-b"}  # someone took the service over
+    aws.stack_answer = "unknown"
+    # The service still names the node: App Mesh refuses to delete the node under it
+    with pytest.raises(ResourceInUseError, match=f"VIRTUAL_SERVICE: \\[{SERVICE}\\]"):
+        stack.delete()
+    assert aws.service(SERVICE) is not None
+    assert aws.calls.count("appmesh.delete_service") == 0
+
+
+def replaced(aws: FakeAws, stack: Stack, **changes: Any) -> tuple[str, str]:
+    """A replacement: (the old id, the new id the stack holds)."""
+    old = stack.create(workshop()).physical_id
+    new = stack.update(workshop(**changes)).physical_id
+    assert new != old
+    return old, new
+
+
+def test_a_cleanup_delete_cloudformation_cannot_inform_keeps_a_service_handed_over(
+    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, _ = replaced(aws, stack, VirtualNodeName="crystal-v2")
+    aws.stack_answer = "unknown"
+    with caplog.at_level(logging.INFO):
+        stack.delete(old)
+    assert "the virtual service is provided by another node; kept" in infos(caplog)
+    assert provider_of(aws) == "crystal-v2"
+    assert aws.node(NODE) is None
+
+
+def test_a_failed_replacement_hands_the_service_back_when_cloudformation_cannot_say(
+    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, new = replaced(aws, stack, VirtualNodeName="crystal-v2")
+    stack.revert_to(old, workshop())
+    aws.stack_answer = "unknown"
+    with caplog.at_level(logging.INFO):
+        stack.delete(new)
+    assert "the virtual service is handed back to the node it came from" in infos(caplog)
+    assert provider_of(aws) == NODE
+    assert aws.node("crystal-v2") is None
+
+
+def test_a_service_handed_over_from_a_node_that_is_gone_is_deleted_with_its_node(
+    aws: FakeAws, stack: Stack
+) -> None:
+    old, new = replaced(aws, stack, VirtualNodeName="crystal-v2")
+    stack.delete(old)  # the cleanup: the old node is gone, the service records it
+    aws.stack_answer = "unknown"
+    stack.delete(new)
+    assert (aws.node("crystal-v2"), aws.service(SERVICE)) == (None, None)
+
+
+def test_a_cleanup_delete_cloudformation_cannot_inform_keeps_the_node_the_new_service_uses(
+    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, _ = replaced(aws, stack, VirtualServiceName="crystal.service.local")
+    aws.stack_answer = "unknown"
+    with caplog.at_level(logging.INFO):
+        stack.delete(old)
+    assert "the node serves another id's virtual service; kept" in infos(caplog)
+    assert "the node and its revisions belong to the id the stack holds; kept" in infos(caplog)
+    assert aws.node(NODE) is not None
+    assert aws.service(SERVICE) is None
+    assert aws.active_revisions(FAMILY) == [arn_of(1)]
+
+
+def test_a_cleanup_delete_keeps_the_node_the_stack_id_holds(
+    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, _ = replaced(aws, stack, VirtualServiceName="crystal.service.local")
+    with caplog.at_level(logging.INFO):
+        stack.delete(old)
+    assert (
+        infos(caplog).count("the node and its revisions belong to the id the stack holds; kept")
+        == 1
+    )
+    assert "the node serves another id's virtual service; kept" not in infos(caplog)
+    assert aws.node(NODE) is not None
+    assert aws.active_revisions(FAMILY) == [arn_of(1)]
+
+
+def test_only_a_service_of_its_own_keeps_a_shared_node(aws: FakeAws, stack: Stack) -> None:
+    _, new = replaced(aws, stack, VirtualServiceName="crystal.service.local")
+    service = aws.service(SERVICE)
+    assert service is not None
+    service.tags = {"owner": "team-b"}  # the old id's service was taken over
+    aws.stack_answer = "unknown"
+    # The node is not kept for it (its revisions go); App Mesh refuses to delete the node
+    with pytest.raises(ResourceInUseError):
+        stack.delete(new)
+    assert aws.active_revisions(FAMILY) == []
+    assert aws.service(SERVICE) is not None
+    assert aws.service("crystal.service.local") is None
+
+
+# -- Delete without App Mesh (DESIGN §9) ------------------------------------------------------
+
+
+def test_a_delete_with_app_mesh_retired_names_the_setting_in_its_warning(
+    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    stack.create(workshop())
+    stack.provider = provider(aws, retired="true")
+    stack.delete()
+    [warning] = warnings(caplog)
+    assert warning.getMessage().startswith(
+        "App Mesh is unavailable (the provider's AppMeshRetired is true); the Delete finished "
+        "without it."
+    )
+    assert warning.appmesh_unavailable == "retired"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("changes", "kept"),
+    [({"VirtualServiceName": "crystal.service.local"}, True), ({"VirtualNodeName": "v2"}, False)],
+    ids=["node shared", "node renamed"],
+)
+def test_a_cleanup_delete_without_app_mesh_keeps_the_revisions_the_stack_id_runs(
+    aws: FakeAws, stack: Stack, changes: dict[str, str], kept: bool
+) -> None:
+    created = stack.create(workshop())
+    replacement = stack.update(workshop(**changes, Envoy={"LogLevel": "debug"}))
+    aws.appmesh_gone("unreachable", "its endpoint cannot be reached")
+    stack.delete(created.physical_id)
+    active = aws.active_revisions(FAMILY)
+    assert replacement.data["TaskDefinitionArn"] in active
+    # The old id's revision stays only if the stack's id holds its node (and so its revisions)
+    assert (created.data["TaskDefinitionArn"] in active) is kept
+
+
+# -- Everything in a shared mesh is addressed to its owner -------------------------------------
+# The workshop's mesh belongs to another account here, and this account has none of that name:
+# a call that left the owner out would find nothing, or the wrong mesh.
+
+SHARED_ARN = f"arn:aws:appmesh:us-east-1:{SHARING}:mesh/ecs-mesh"
+
+
+@pytest.fixture
+def shared(aws: FakeAws) -> FakeAws:
+    aws.meshes[(SHARING, "ecs-mesh")] = aws.meshes.pop((ACCOUNT, "ecs-mesh"))
+    return aws
+
+
+def in_shared(**changes: Any) -> dict[str, Any]:
+    return workshop(MeshName=None, MeshArn=SHARED_ARN, **changes)
+
+
+def shared_state(aws: FakeAws) -> tuple[list[str], dict[str, str | None]]:
+    """The shared mesh's node names, and each virtual service's provider node."""
+    mesh = aws.meshes[(SHARING, "ecs-mesh")]
+    providers = {
+        name: (r.data["spec"].get("provider") or {}).get("virtualNode", {}).get("virtualNodeName")
+        for name, r in mesh.services.items()
+    }
+    return sorted(mesh.nodes), providers
+
+
+@pytest.mark.parametrize("answer", ["answered", "unknown"])
+def test_a_resource_in_a_shared_mesh_from_create_to_delete(
+    shared: FakeAws, stack: Stack, answer: str
+) -> None:
+    aws = shared
+    created = stack.create(in_shared())
+    assert created.physical_id == f"meshed-crystal:{SHARING}:ecs-mesh:{NODE}:{SERVICE}"
+    assert shared_state(aws) == ([NODE], {SERVICE: NODE})
+    # A no-op Update takes the cheap path: the node's tags and the service, nothing else
+    calls = len(aws.calls)
+    assert stack.update(in_shared(), old=in_shared()) == created
+    assert sorted(aws.calls[calls:]) == ["appmesh.describe_service", "appmesh.tags"]
+    # An Update of the node's spec updates it in place
+    stack.update(in_shared(Backends=["ecsdemo-nodejs.service.local"]))
+    node = aws.meshes[(SHARING, "ecs-mesh")].nodes[NODE]
+    backend = {"virtualService": {"virtualServiceName": "ecsdemo-nodejs.service.local"}}
+    assert node.data["spec"]["backends"] == [backend]
+    aws.stack_answer = answer
+    stack.delete()
+    assert shared_state(aws) == ([], {})
+    assert aws.active_revisions(FAMILY) == []
+
+
+@pytest.mark.parametrize("answer", ["answered", "unknown"])
+@pytest.mark.parametrize("outcome", ["cleanup of the old id", "failed, delete of the new id"])
+def test_a_node_renamed_in_a_shared_mesh(
+    shared: FakeAws, stack: Stack, outcome: str, answer: str
+) -> None:
+    aws = shared
+    old = stack.create(in_shared()).physical_id
+    new = stack.update(in_shared(VirtualNodeName="crystal-v2")).physical_id
+    assert shared_state(aws) == (["crystal-v2", NODE], {SERVICE: "crystal-v2"})
+    aws.stack_answer = answer
+    if outcome == "cleanup of the old id":
+        stack.delete(old)
+        assert shared_state(aws) == (["crystal-v2"], {SERVICE: "crystal-v2"})
+    else:
+        stack.revert_to(old, in_shared())
+        stack.delete(new)
+        assert shared_state(aws) == ([NODE], {SERVICE: NODE})
+
+
+@pytest.mark.parametrize("answer", ["answered", "unknown"])
+def test_a_service_renamed_in_a_shared_mesh(shared: FakeAws, stack: Stack, answer: str) -> None:
+    aws = shared
+    old = stack.create(in_shared()).physical_id
+    stack.update(in_shared(VirtualServiceName="crystal.service.local"))
+    aws.stack_answer = answer
+    stack.delete(old)
+    assert shared_state(aws) == ([NODE], {"crystal.service.local": NODE})
+    assert aws.active_revisions(FAMILY) == [arn_of(1)]
+
+
+def test_a_create_in_a_shared_mesh_that_loses_a_race_undoes_its_node(
+    shared: FakeAws, stack: Stack
+) -> None:
+    aws = shared
+    theirs = {"provider": {"virtualNode": {"virtualNodeName": NODE}}}
+    just_before(
+        aws,
+        "appmesh.create_service",
+        lambda: aws.appmesh.create_service("ecs-mesh", SHARING, SERVICE, theirs, {"o": "b"}),
+    )
+    with pytest.raises(OwnershipError, match=f"^virtual service {SERVICE} already exists"):
+        stack.create(in_shared())
+    # Undone: their service still names our node, so App Mesh keeps it (the undo is logged)
+    assert aws.active_revisions(FAMILY) == []
+    assert aws.calls.count("appmesh.delete_node") == 1
+
+
+def test_one_create_delivered_twice_at_once_in_a_shared_mesh(shared: FakeAws, stack: Stack) -> None:
+    aws = shared
+    request = stack.request(LOGICAL, in_shared())
+    second = provider(aws)
+    answers: list[Any] = []
+    aws.before("ecs.register", lambda: answers.append(second.create(request)))
+    first = stack.send_create(request)
+    assert first == answers[0]
+    assert shared_state(aws) == ([NODE], {SERVICE: NODE})
+    assert aws.active_revisions(FAMILY) == [first.data["TaskDefinitionArn"]]
