@@ -9,6 +9,7 @@ mode's own decisions, each from the state that makes it.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from meshed_crystal.errors import (
     AwsError,
     MissingResourceError,
     OwnershipError,
+    PropertyError,
     ResourceInUseError,
 )
 from meshed_crystal.identity import TAG_LOGICAL, TAG_STACK
@@ -798,8 +800,10 @@ def test_a_resource_in_a_shared_mesh_from_create_to_delete(
     calls = len(aws.calls)
     assert stack.update(in_shared(), old=in_shared()) == created
     assert sorted(aws.calls[calls:]) == ["appmesh.describe_service", "appmesh.tags"]
-    # An Update of the node's spec updates it in place
+    # An Update of the node's spec updates it in place, and nothing else in App Mesh
+    writes = len(aws.writes())
     stack.update(in_shared(Backends=["ecsdemo-nodejs.service.local"]))
+    assert [w for w in aws.writes()[writes:] if w.startswith("appmesh.")] == ["appmesh.update_node"]
     node = aws.meshes[(SHARING, "ecs-mesh")].nodes[NODE]
     backend = {"virtualService": {"virtualServiceName": "ecsdemo-nodejs.service.local"}}
     assert node.data["spec"]["backends"] == [backend]
@@ -866,3 +870,57 @@ def test_one_create_delivered_twice_at_once_in_a_shared_mesh(shared: FakeAws, st
     assert first == answers[0]
     assert shared_state(aws) == ([NODE], {SERVICE: NODE})
     assert aws.active_revisions(FAMILY) == [first.data["TaskDefinitionArn"]]
+
+
+def test_a_create_redelivered_in_a_shared_mesh_writes_nothing(
+    shared: FakeAws, stack: Stack
+) -> None:
+    aws = shared
+    request = stack.request(LOGICAL, in_shared())
+    first = stack.send_create(request)
+    writes = len(aws.writes())
+    assert stack.send_create(request) == first
+    assert aws.writes()[writes:] == []
+
+
+def test_a_failed_create_in_a_shared_mesh_deletes_the_node_it_made(
+    shared: FakeAws, stack: Stack
+) -> None:
+    aws = shared
+    aws.fail("appmesh.create_service", AwsError("App Mesh LimitExceededException: too many"))
+    with pytest.raises(AwsError):
+        stack.create(in_shared())
+    assert shared_state(aws) == ([], {})
+    assert aws.active_revisions(FAMILY) == []
+
+
+# -- The provider's settings, as deployed ------------------------------------------------------
+
+
+def test_a_mesh_outside_the_allowed_meshes_is_refused_before_any_call_to_it(
+    aws: FakeAws,
+) -> None:
+    stack = Stack(aws, provider(aws, ALLOWED_MESHES="other-mesh, more"))
+    with pytest.raises(PropertyError) as refused:
+        stack.create(workshop())
+    assert refused.value.path == "MeshName"
+    assert "(allowed: more, other-mesh;" in refused.value.rule
+    assert [c for c in aws.calls if c.startswith("appmesh.")] == []
+    # An allowed one is made
+    allowed = Stack(aws, provider(aws, ALLOWED_MESHES="ecs-mesh"))
+    assert allowed.create(workshop()).data["MeshName"] == "ecs-mesh"
+
+
+def test_with_both_names_given_the_node_is_read_at_once_with_the_cloud_map_lookup(
+    aws: FakeAws, stack: Stack
+) -> None:
+    node_read = threading.Event()
+    waited: list[bool] = []
+    aws.before("appmesh.describe_node", node_read.set)
+    # Cloud Map answers only once the node was read (or after 5 s)
+    aws.before("cloudmap.names_by_id", lambda: waited.append(node_read.wait(5)))
+    result = stack.create(
+        by_arn(aws, VirtualNodeName="crystal-node", VirtualServiceName="crystal.example")
+    )
+    assert waited == [True]
+    assert result.data["VirtualNodeName"] == "crystal-node"

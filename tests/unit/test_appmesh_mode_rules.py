@@ -9,13 +9,18 @@ import logging
 from typing import Any
 
 import pytest
+from meshed_crystal.adapters.cloudformation import CloudFormation
+from meshed_crystal.adapters.cloudmap import CloudMap
+from meshed_crystal.adapters.ecs import Ecs
 from meshed_crystal.errors import OwnershipError, PropertyError
 from meshed_crystal.identity import TAG_LOGICAL, TAG_STACK, Owner, Revision
 from meshed_crystal.mode import Request
 from meshed_crystal.modes.appmesh import mode as am
+from meshed_crystal.modes.appmesh.adapter import AppMesh
 from meshed_crystal.modes.appmesh.errors import AppMeshUnavailableError
 from meshed_crystal.modes.appmesh.identity import PhysicalId
 from meshed_crystal.properties import parse_properties
+from meshed_crystal.registry import Adapters
 
 pytestmark = pytest.mark.appmesh
 
@@ -107,8 +112,12 @@ def test_allowed_meshes_are_comma_separated_names_or_every_mesh(
     assert am.allowed_meshes(setting) == (None if expected is None else frozenset(expected))
 
 
-def test_settings_default_to_the_shipped_envoy_every_mesh_and_auto() -> None:
-    assert am.settings({}) == am.Settings(am.DEFAULT_ENVOY_IMAGE, None, "auto")
+def test_settings_default_to_the_shipped_envoy_every_mesh_and_auto(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert am.settings({}) == am.Settings(am.DEFAULT_ENVOY_IMAGE, None, "auto")
+    assert caplog.records == []  # nothing unknown was read
     assert am.Settings() == am.Settings(am.DEFAULT_ENVOY_IMAGE, None, "auto")
     # An empty ENVOY_IMAGE (the parameter left blank) is the default too
     assert am.settings({"ENVOY_IMAGE": ""}).envoy_image == am.DEFAULT_ENVOY_IMAGE
@@ -122,8 +131,6 @@ def test_settings_are_read_from_the_environment() -> None:
 
 
 def test_build_gives_the_mode_the_settings_and_the_adapters() -> None:
-    from meshed_crystal.registry import Adapters
-
     given = {name: object() for name in ("appmesh", "ecs", "cloudmap", "cloudformation")}
     built = am.build(am.Settings("envoy:own", frozenset({"m"}), "false"), Adapters(**given))
     assert (built.appmesh, built.ecs, built.cloudmap, built.cloudformation) == (
@@ -274,3 +281,11 @@ def test_a_delete_finishes_without_app_mesh_unless_told_not_or_denied(
 ) -> None:
     gone = AppMeshUnavailableError(kind, "detail")
     assert mode(retired=setting).finishes_without(gone) is finishes
+
+
+def test_build_makes_the_adapters_not_given_of_their_classes() -> None:
+    built = am.build(am.Settings(), Adapters())
+    assert isinstance(built.appmesh, AppMesh)
+    assert isinstance(built.ecs, Ecs)
+    assert isinstance(built.cloudmap, CloudMap)
+    assert isinstance(built.cloudformation, CloudFormation)
