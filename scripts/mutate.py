@@ -73,7 +73,7 @@ MODULES: dict[str, list[str]] = {
     # the emulator by tests/integration/test_port_contract.py), seconds per mutant.
     "actions": ["tests/fast"],
     "mode": ["tests/fast", "tests/unit/test_mode.py"],
-    "modes/appmesh/mode": ["tests/fast"],
+    "modes/appmesh/mode": ["tests/fast", "tests/unit/test_appmesh_mode_rules.py"],
     "modes/service_connect/mode": ["tests/fast", "tests/unit/test_service_connect_rules.py"],
 }
 # Copied beside the package and the tests: what the selected tests read.
