@@ -164,24 +164,21 @@ def test_a_delete_of_an_id_never_issued_here_says_so_in_the_log(
     ]
 
 
-def test_a_fallback_id_of_a_stack_named_like_the_product_is_still_never_issued_here(
-    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture
-) -> None:
-    # A failed Create's fallback id starts with the stack's name, which may be the product's
-    with caplog.at_level(logging.INFO, logger="meshed_crystal.actions"):
-        stack.delete("meshed-crystal-demo_Crystal_1A2B3C4D")
-    assert aws.calls == []
-    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
-        (logging.INFO, "physical id was never issued by this resource; nothing to delete")
-    ]
-
-
-@pytest.mark.parametrize("garbled", ["meshed-crystal-sc:only-two:parts", "meshed-crystal-sc:"])
-def test_a_garbled_id_of_a_mode_here_is_never_issued_not_a_removed_mode(
-    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture, garbled: str
+@pytest.mark.parametrize(
+    "physical_id",
+    [
+        # A failed Create's fallback id starts with the stack's name, which may be the product's
+        "meshed-crystal-demo_Crystal_1A2B3C4D",
+        # Garbled ids with a registered mode's prefix: not a removed mode's
+        "meshed-crystal-sc:only-two:parts",
+        "meshed-crystal-sc:",
+    ],
+)
+def test_an_id_that_only_looks_like_a_modes_is_never_issued_not_a_removed_modes(
+    aws: FakeAws, stack: Stack, caplog: pytest.LogCaptureFixture, physical_id: str
 ) -> None:
     with caplog.at_level(logging.INFO, logger="meshed_crystal.actions"):
-        stack.delete(garbled)
+        stack.delete(physical_id)
     assert aws.calls == []
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
         (logging.INFO, "physical id was never issued by this resource; nothing to delete")
